@@ -1,0 +1,10 @@
+//! SeaORM entities, one module a table. Only the `migration` crate changes the
+//! schema; these types mirror it.
+
+pub mod refresh_tokens;
+pub mod users;
+
+pub mod prelude {
+    pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::users::Entity as Users;
+}

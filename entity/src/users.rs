@@ -1,0 +1,36 @@
+//! An account. `id` is internal (foreign keys); `pid` is the public id that
+//! appears in tokens and in the API.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub pid: Uuid,
+    /// Normalised (trimmed, lower-cased) before it is stored.
+    #[sea_orm(unique)]
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    #[sea_orm(unique)]
+    pub stripe_customer_id: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::refresh_tokens::Entity")]
+    RefreshTokens,
+}
+
+impl Related<super::refresh_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RefreshTokens.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,19 @@
+//! Schema migrations. Every migration has `up` and `down` and runs on SQLite
+//! and PostgreSQL; the test suite applies them on both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_users;
+mod m20261123_000002_create_refresh_tokens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_users::Migration),
+            Box::new(m20261123_000002_create_refresh_tokens::Migration),
+        ]
+    }
+}

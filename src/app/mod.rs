@@ -1,0 +1,113 @@
+//! The application: state, router, and the server lifecycle. `Application::build`
+//! binds its own listener, so tests start it on port 0.
+
+pub mod router;
+pub mod state;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+pub use state::AppState;
+
+use crate::{
+    auth::{Accounts, JwtKeys},
+    config::Config,
+    db,
+    domain::Catalog,
+    graphql::{build_schema, schema::SchemaDeps},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Loads the catalogue, connects to the database, applies migrations when
+    /// configured to, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let catalog = Arc::new(Catalog::load(&config.plans_path)?);
+        let conn = db::connect(&config.database_url, config.db_max_connections).await?;
+        if config.migrate_on_start {
+            Migrator::up(&conn, None)
+                .await
+                .context("applying database migrations")?;
+        }
+        let jwt = JwtKeys::from_config(&config);
+        let accounts = Accounts::new(conn.clone(), jwt.clone(), &config).await?;
+        let schema = build_schema(
+            SchemaDeps {
+                db: conn.clone(),
+                accounts,
+                catalog,
+            },
+            &config,
+        );
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let state = AppState {
+            config: Arc::new(config),
+            db: conn,
+            jwt,
+            schema,
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let app = router::router(self.state.clone());
+        tracing::info!(%addr, "listening");
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server")?;
+        self.state.db.clone().close().await.ok();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

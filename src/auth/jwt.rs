@@ -1,0 +1,203 @@
+//! HS256 access tokens: `sub` = the user's public id, with `exp`, `iat`,
+//! `iss` and `aud`, all required and checked. The algorithm is pinned, so
+//! `alg: none` and any other algorithm are refused.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// Who is calling, as established from the `Authorization` header (HTTP) or
+/// `connectionParams` (WebSocket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    User(Uuid),
+    /// A token was presented but is not valid. Fields that depend on the caller
+    /// answer `UNAUTHENTICATED` instead of silently treating this as anonymous,
+    /// while `login` and `refresh` still work.
+    InvalidToken,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub iss: String,
+    pub aud: String,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    pub access_ttl: Duration,
+}
+
+impl JwtKeys {
+    pub fn from_config(config: &Config) -> Self {
+        let secret = config.jwt_secret.expose();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[&config.jwt_issuer]);
+        validation.set_audience(&[&config.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Clocks of one deployment agree closely; keep the grace short.
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            access_ttl: config.access_token_ttl,
+        }
+    }
+
+    pub fn issue(&self, user: Uuid) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user.to_string(),
+            iat: now,
+            exp: now + self.access_ttl.as_secs(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| anyhow::anyhow!("encode jwt: {e}"))
+    }
+
+    /// The user's public id, or `None` for any token that is not ours, not
+    /// well-formed or no longer valid. The reason is not told to the client.
+    pub fn verify(&self, token: &str) -> Option<Uuid> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        Uuid::parse_str(&data.claims.sub).ok()
+    }
+
+    /// Interprets an `Authorization` header value.
+    pub fn caller_from_header(&self, value: Option<&str>) -> Caller {
+        match value {
+            None => Caller::Anonymous,
+            Some(v) => match v.trim().split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => self
+                    .verify(token.trim())
+                    .map_or(Caller::InvalidToken, Caller::User),
+                _ => Caller::InvalidToken,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+
+    use super::*;
+
+    fn keys(secret: &str, aud: &str) -> JwtKeys {
+        let config = Config::from_lookup(|k| match k {
+            "JWT_SECRET" => Some(secret.to_string()),
+            "JWT_AUDIENCE" => Some(aud.to_string()),
+            _ => None,
+        })
+        .unwrap();
+        JwtKeys::from_config(&config)
+    }
+
+    fn forge(header: &str, claims: &serde_json::Value, sig: &str) -> String {
+        format!(
+            "{}.{}.{sig}",
+            B64.encode(header),
+            B64.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn tokens_round_trip_and_everything_else_is_refused() {
+        let k = keys(&"a".repeat(32), "entitle-api");
+        let user = Uuid::new_v4();
+        let token = k.issue(user).unwrap();
+        assert_eq!(k.verify(&token), Some(user));
+
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = |exp: u64, aud: &str| serde_json::json!({"sub": user.to_string(), "exp": exp, "iat": now, "iss": "entitle", "aud": aud});
+        let sign = |claims: &serde_json::Value, secret: &str| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        let refused = [
+            (
+                "alg none",
+                forge(
+                    r#"{"alg":"none","typ":"JWT"}"#,
+                    &claims(now + 600, "entitle-api"),
+                    "",
+                ),
+            ),
+            (
+                "wrong key",
+                sign(&claims(now + 600, "entitle-api"), &"b".repeat(32)),
+            ),
+            (
+                "expired",
+                sign(&claims(now - 3600, "entitle-api"), &"a".repeat(32)),
+            ),
+            (
+                "wrong audience",
+                sign(&claims(now + 600, "someone-else"), &"a".repeat(32)),
+            ),
+            ("tampered", tampered),
+            ("garbage", "not.a.jwt".to_string()),
+            ("empty", String::new()),
+        ];
+        for (why, t) in refused {
+            assert_eq!(k.verify(&t), None, "{why} must be refused");
+        }
+        // HS512 with the right key is still refused: the algorithm is pinned.
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims(now + 600, "entitle-api"),
+            &EncodingKey::from_secret("a".repeat(32).as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(k.verify(&hs512), None);
+    }
+
+    #[test]
+    fn authorization_headers_map_to_callers() {
+        let k = keys(&"a".repeat(32), "entitle-api");
+        let user = Uuid::new_v4();
+        let token = k.issue(user).unwrap();
+        assert_eq!(k.caller_from_header(None), Caller::Anonymous);
+        assert_eq!(
+            k.caller_from_header(Some(&format!("Bearer {token}"))),
+            Caller::User(user)
+        );
+        assert_eq!(
+            k.caller_from_header(Some(&format!("bearer {token}"))),
+            Caller::User(user)
+        );
+        assert_eq!(
+            k.caller_from_header(Some(&format!("Basic {token}"))),
+            Caller::InvalidToken
+        );
+        assert_eq!(
+            k.caller_from_header(Some("Bearer nope")),
+            Caller::InvalidToken
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Accounts and tokens: password hashing, JWT access tokens, rotating refresh
+//! tokens, rate limits, and the account flows that tie them together.
+
+pub mod accounts;
+pub mod jwt;
+pub mod password;
+pub mod rate_limit;
+pub mod refresh;
+
+pub use accounts::Accounts;
+pub use jwt::{Caller, JwtKeys};

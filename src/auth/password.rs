@@ -1,0 +1,101 @@
+//! argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1), off the async
+//! runtime. A semaphore bounds concurrent hashes so a login flood queues
+//! instead of allocating 19 MiB per request without limit.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+use crate::domain::Password;
+
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+    /// Verified against when the email is unknown, so both cases cost the same.
+    dummy_hash: Arc<str>,
+}
+
+fn argon2() -> Argon2<'static> {
+    // Argon2::default() is argon2id v19 with m=19456 KiB, t=2, p=1: OWASP's first choice.
+    Argon2::default()
+}
+
+fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    let hash = argon2()
+        .hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
+    Ok(hash.to_string())
+}
+
+fn verify_blocking(password: &str, phc: &str) -> bool {
+    argon2().verify_password(password.as_bytes(), phc).is_ok()
+}
+
+impl PasswordHasherPool {
+    pub async fn new() -> anyhow::Result<Self> {
+        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let dummy = tokio::task::spawn_blocking(|| {
+            let mut random = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+            hash_blocking(&base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                random,
+            ))
+        })
+        .await
+        .context("argon2 task")??;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(parallelism * 2)),
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let _permit = self.permits.acquire().await.context("hasher closed")?;
+        let password = password.expose().to_owned();
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .context("argon2 task")?
+    }
+
+    /// `stored` is `None` for an unknown account: the dummy hash is checked so
+    /// the answer takes as long, and is `false`.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+        let _permit = self.permits.acquire().await.context("hasher closed")?;
+        let known = stored.is_some();
+        let phc: String = stored.unwrap_or(&self.dummy_hash).to_owned();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
+            .await
+            .context("argon2 task")?;
+        Ok(ok && known)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_nothing_else() {
+        let pool = PasswordHasherPool::new().await.unwrap();
+        let pw = Password::parse("correct horse battery".into()).unwrap();
+        let phc = pool.hash(&pw).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            pool.verify("correct horse battery", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pool
+                .verify("correct horse battery!", Some(&phc))
+                .await
+                .unwrap()
+        );
+        // An unknown account never verifies, whatever the password.
+        assert!(!pool.verify("correct horse battery", None).await.unwrap());
+    }
+}

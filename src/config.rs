@@ -1,0 +1,288 @@
+//! Configuration from the environment, parsed once at start into typed values.
+//! A bad value stops the process with a message that names the variable.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    /// For choosing the log format before the rest of the configuration is
+    /// parsed (and can complain through the logs).
+    pub fn from_env_lenient() -> Self {
+        match std::env::var("ENTITLE_ENV").as_deref().map(str::trim) {
+            Ok("production" | "prod") => Self::Production,
+            _ => Self::Development,
+        }
+    }
+}
+
+/// A value that must never reach a log: `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// At most `burst` attempts per `window` for one key (an email or a client address).
+#[derive(Clone, Copy, Debug)]
+pub struct Quota {
+    pub burst: u32,
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub env: Environment,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub bind: SocketAddr,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    pub jwt_secret: Secret,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_origins: Vec<String>,
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub plans_path: PathBuf,
+    pub auth_rate_per_email: Quota,
+    pub auth_rate_per_ip: Quota,
+    /// Take the client address from the last `X-Forwarded-For` hop (behind one trusted proxy).
+    pub trust_proxy: bool,
+    pub max_query_depth: usize,
+    pub max_query_complexity: usize,
+    /// Largest accepted `/graphql` body.
+    pub max_body_bytes: usize,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Parses configuration from any key → value source (the process environment in
+    /// production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |key: &str| get(key).filter(|v| !v.trim().is_empty());
+        let env = match var("ENTITLE_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                bail!("ENTITLE_ENV must be `development` or `production`, not `{other}`")
+            }
+        };
+        let dev = env == Environment::Development;
+
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Secret::new(s.into_bytes()),
+            Some(s) => bail!(
+                "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
+                 (for example: openssl rand -hex 32)",
+                s.len()
+            ),
+            None if dev => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random secret for this process only; \
+                     tokens will not survive a restart"
+                );
+                let mut bytes = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                Secret::new(bytes)
+            }
+            None => bail!(
+                "JWT_SECRET is required when ENTITLE_ENV=production \
+                 (at least {MIN_JWT_SECRET_BYTES} bytes; for example: openssl rand -hex 32)"
+            ),
+        };
+
+        let parse_u64 = |key: &str, default: u64| -> anyhow::Result<u64> {
+            match var(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .with_context(|| format!("{key} must be a whole number, not `{v}`")),
+            }
+        };
+        let parse_bool = |key: &str, default: bool| -> anyhow::Result<bool> {
+            match var(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+                None => Ok(default),
+                Some("1" | "true" | "yes" | "on") => Ok(true),
+                Some("0" | "false" | "no" | "off") => Ok(false),
+                Some(other) => bail!("{key} must be true or false, not `{other}`"),
+            }
+        };
+        let positive = |key: &str, default: u64| -> anyhow::Result<u64> {
+            let v = parse_u64(key, default)?;
+            if v == 0 {
+                bail!("{key} must be greater than 0");
+            }
+            Ok(v)
+        };
+
+        let bind = var("ENTITLE_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .trim()
+            .parse::<SocketAddr>()
+            .context("ENTITLE_BIND must be an address such as 127.0.0.1:8080")?;
+        let window = Duration::from_secs(positive("ENTITLE_AUTH_RATE_WINDOW_SECS", 60)?);
+        let cors_origins = var("ENTITLE_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                bail!("ENTITLE_CORS_ORIGINS: `{origin}` is not an http(s) origin");
+            }
+        }
+
+        Ok(Self {
+            env,
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://entitle.db?mode=rwc".into()),
+            db_max_connections: u32::try_from(positive("ENTITLE_DB_MAX_CONNECTIONS", 10)?)
+                .context("ENTITLE_DB_MAX_CONNECTIONS is too large")?,
+            bind,
+            migrate_on_start: parse_bool("ENTITLE_MIGRATE_ON_START", true)?,
+            jwt_secret,
+            jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "entitle".into()),
+            jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "entitle-api".into()),
+            access_token_ttl: Duration::from_secs(positive(
+                "ENTITLE_ACCESS_TOKEN_TTL_SECS",
+                15 * 60,
+            )?),
+            refresh_token_ttl: Duration::from_secs(positive(
+                "ENTITLE_REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )?),
+            cors_origins,
+            graphiql: parse_bool("ENTITLE_GRAPHIQL", dev)?,
+            introspection: parse_bool("ENTITLE_INTROSPECTION", dev)?,
+            plans_path: var("ENTITLE_PLANS")
+                .unwrap_or_else(|| "plans.toml".into())
+                .into(),
+            auth_rate_per_email: Quota {
+                burst: u32::try_from(positive("ENTITLE_AUTH_RATE_PER_EMAIL", 10)?)?,
+                window,
+            },
+            auth_rate_per_ip: Quota {
+                burst: u32::try_from(positive("ENTITLE_AUTH_RATE_PER_IP", 60)?)?,
+                window,
+            },
+            trust_proxy: parse_bool("ENTITLE_TRUST_PROXY", false)?,
+            max_query_depth: usize::try_from(positive("ENTITLE_MAX_QUERY_DEPTH", 12)?)?,
+            max_query_complexity: usize::try_from(positive("ENTITLE_MAX_QUERY_COMPLEXITY", 500)?)?,
+            max_body_bytes: usize::try_from(positive("ENTITLE_MAX_BODY_BYTES", 256 * 1024)?)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_bare_environment_gives_a_working_development_config() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.env, Environment::Development);
+        assert_eq!(c.database_url, "sqlite://entitle.db?mode=rwc");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 24 * 3600));
+        assert!(c.graphiql && c.introspection);
+        assert_eq!(c.jwt_secret.expose().len(), 32);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = parse(&[("ENTITLE_ENV", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("JWT_SECRET is required"), "{err}");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_in_every_environment() {
+        for env in ["development", "production"] {
+            let err = parse(&[("ENTITLE_ENV", env), ("JWT_SECRET", "too-short")])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("at least 32 bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn production_turns_graphiql_and_introspection_off_by_default() {
+        let c = parse(&[
+            ("ENTITLE_ENV", "production"),
+            ("JWT_SECRET", &"k".repeat(32)),
+        ])
+        .unwrap();
+        assert!(!c.graphiql && !c.introspection);
+        let c = parse(&[
+            ("ENTITLE_ENV", "production"),
+            ("JWT_SECRET", &"k".repeat(32)),
+            ("ENTITLE_INTROSPECTION", "true"),
+        ])
+        .unwrap();
+        assert!(c.introspection);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (key, value) in [
+            ("ENTITLE_ENV", "staging"),
+            ("ENTITLE_BIND", "nowhere"),
+            ("ENTITLE_ACCESS_TOKEN_TTL_SECS", "soon"),
+            ("ENTITLE_ACCESS_TOKEN_TTL_SECS", "0"),
+            ("ENTITLE_GRAPHIQL", "maybe"),
+            ("ENTITLE_CORS_ORIGINS", "example.com"),
+        ] {
+            let err = format!("{:#}", parse(&[(key, value)]).unwrap_err());
+            assert!(err.contains(key), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = parse(&[("JWT_SECRET", &"s3cr3t".repeat(8))]).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

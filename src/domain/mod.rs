@@ -1,0 +1,10 @@
+//! Pure rules and typed values: no I/O here, so everything is table-tested.
+
+pub mod catalog;
+pub mod email;
+pub mod password;
+pub mod subscription;
+
+pub use catalog::Catalog;
+pub use email::Email;
+pub use password::Password;

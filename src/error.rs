@@ -1,0 +1,134 @@
+//! `ApiError` is the GraphQL boundary: every error a client sees carries a
+//! stable `extensions.code`, and internal causes are logged here, once, and
+//! never sent.
+
+use async_graphql::ErrorExtensions;
+
+/// The stable codes a client can switch on. Documented in README.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// Deliberately not `Display`: async-graphql converts any `Display` error into
+/// a GraphQL error with its text and no code. Without it, `?` in a resolver
+/// can only go through our `From` below.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(&'static str),
+    Forbidden(&'static str),
+    /// `field` names the argument at fault, so a form can show the message in place.
+    BadUserInput {
+        field: &'static str,
+        message: String,
+    },
+    Conflict(&'static str),
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl ApiError {
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// What the client reads: never an internal cause.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => (*m).to_owned(),
+            Self::BadUserInput { message, .. } => message.clone(),
+            Self::RateLimited { retry_after_secs } => {
+                format!("too many attempts; retry in {retry_after_secs} s")
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
+            Self::BadUserInput { .. } => code::BAD_USER_INPUT,
+            Self::Conflict(_) => code::CONFLICT,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &err {
+            // The only place an internal cause is written down; the client gets the code.
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            match &err {
+                ApiError::BadUserInput { field, .. } => ext.set("field", *field),
+                ApiError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs)
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err: async_graphql::Error =
+            ApiError::Internal(anyhow::anyhow!("password authentication failed for user x")).into();
+        assert_eq!(err.message, "internal error");
+        let ext = err.extensions.expect("extensions");
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("INTERNAL"))
+        );
+    }
+
+    #[test]
+    fn rate_limit_errors_carry_a_retry_hint() {
+        let err: async_graphql::Error = ApiError::RateLimited {
+            retry_after_secs: 7,
+        }
+        .into();
+        let ext = err.extensions.expect("extensions");
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("RATE_LIMITED"))
+        );
+        assert_eq!(
+            ext.get("retryAfter"),
+            Some(&async_graphql::Value::from(7u64))
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The public plan catalogue.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object};
+
+use super::types::Plan;
+use crate::domain::Catalog;
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Every plan with its features, limits and Stripe price ids, as in `plans.toml`.
+    async fn plans(&self, ctx: &Context<'_>) -> Vec<Plan> {
+        ctx.data_unchecked::<Arc<Catalog>>()
+            .plans()
+            .iter()
+            .map(Plan::from)
+            .collect()
+    }
+}

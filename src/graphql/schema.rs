@@ -1,0 +1,99 @@
+//! Schema assembly, apart from HTTP wiring: the same schema serves POST, GET,
+//! WebSocket and `entitle schema`.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use async_graphql::{
+    EmptySubscription, MergedObject, Response, Schema, SchemaBuilder,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+};
+use sea_orm::DatabaseConnection;
+
+use super::{account::AccountMutation, catalog::CatalogQuery, viewer::ViewerQuery};
+use crate::{auth::Accounts, config::Config, domain::Catalog};
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(ViewerQuery, CatalogQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(AccountMutation);
+
+pub type EntitleSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+}
+
+/// The SDL that `schema.graphql` holds.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+pub struct SchemaDeps {
+    pub db: DatabaseConnection,
+    pub accounts: Accounts,
+    pub catalog: Arc<Catalog>,
+}
+
+pub fn build_schema(deps: SchemaDeps, config: &Config) -> EntitleSchema {
+    let mut b = builder()
+        .data(deps.db)
+        .data(deps.accounts)
+        .data(deps.catalog)
+        .limit_depth(config.max_query_depth)
+        .limit_complexity(config.max_query_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .extension(ExecutionMarker);
+    if !config.introspection {
+        b = b.disable_introspection();
+    }
+    b.finish()
+}
+
+/// Set by [`ExecutionMarker`] when a request got past parsing and validation.
+/// GraphQL-over-HTTP answers a request that never executed with 4xx under
+/// `application/graphql-response+json`, and async-graphql's `Response` does
+/// not tell the two apart by itself.
+#[derive(Default)]
+pub struct Executed(AtomicBool);
+
+impl Executed {
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct ExecutionMarker;
+
+impl ExtensionFactory for ExecutionMarker {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ExecutionMarkerExt)
+    }
+}
+
+struct ExecutionMarkerExt;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ExecutionMarkerExt {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(flag) = ctx.data_opt::<Arc<Executed>>() {
+            flag.0.store(true, Ordering::Relaxed);
+        }
+        next.run(ctx, operation_name).await
+    }
+}

@@ -1,0 +1,24 @@
+//! Logging: human-readable in development, JSON in production. `RUST_LOG`
+//! overrides the default filter. Nothing logs request bodies, headers or
+//! query strings, which is where passwords and tokens travel.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::Environment;
+
+pub fn init(env: Environment) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match env {
+        Environment::Development => registry.with(fmt::layer()).try_init(),
+        Environment::Production => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
+            .try_init(),
+    };
+}
