@@ -150,7 +150,7 @@ fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> std::ne
     peer.ip()
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

@@ -1,0 +1,11 @@
+//! Integration tests: the real server on port 0, a real database, each
+//! scenario on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod http;
+mod limits;
+mod ops;
+mod tokens;
+mod ws;
