@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
-use crate::{Application, config::Config, db, graphql};
+use crate::{
+    Application,
+    config::{self, Config},
+    db, graphql,
+};
 
 #[derive(Parser)]
 #[command(
@@ -71,8 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until(crate::app::shutdown_signal()).await
         }
         Command::Migrate { action } => {
-            let config = Config::from_env()?;
-            let conn = db::connect(&config.database_url, 1).await?;
+            let conn = db::connect(&config::database_url_from_env(), 1).await?;
             match action {
                 MigrateAction::Up { steps } => Migrator::up(&conn, steps).await?,
                 MigrateAction::Down { steps } => Migrator::down(&conn, Some(steps)).await?,

@@ -78,6 +78,16 @@ pub struct Config {
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://entitle.db?mode=rwc";
+
+/// `DATABASE_URL` alone, for commands that need nothing else (`migrate`).
+pub fn database_url_from_env() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.into())
+}
+
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|key| std::env::var(key).ok())
@@ -197,7 +207,7 @@ impl Config {
                 window,
             },
             trust_proxy: parse_bool("ENTITLE_TRUST_PROXY", false)?,
-            max_query_depth: usize::try_from(positive("ENTITLE_MAX_QUERY_DEPTH", 12)?)?,
+            max_query_depth: usize::try_from(positive("ENTITLE_MAX_QUERY_DEPTH", 15)?)?,
             max_query_complexity: usize::try_from(positive("ENTITLE_MAX_QUERY_COMPLEXITY", 500)?)?,
             max_body_bytes: usize::try_from(positive("ENTITLE_MAX_BODY_BYTES", 256 * 1024)?)?,
         })

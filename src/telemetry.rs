@@ -1,6 +1,7 @@
 //! Logging: human-readable in development, JSON in production. `RUST_LOG`
 //! overrides the default filter. Nothing logs request bodies, headers or
-//! query strings, which is where passwords and tokens travel.
+//! query strings, which is where passwords and tokens travel. Logs go to
+//! stderr, so stdout stays clean for command output (`entitle schema`).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 

@@ -11,6 +11,7 @@ on_both_databases!(
     logins_are_rate_limited_per_email,
     auth_mutations_are_rate_limited_per_client_address,
     queries_deeper_than_the_limit_are_refused,
+    graphiqls_introspection_query_fits_within_the_limits,
     introspection_and_graphiql_are_off_in_production,
 );
 
@@ -96,7 +97,7 @@ async fn queries_deeper_than_the_limit_are_refused(db: Db) {
     };
     // Introspection nests without end, so it can go deeper than any real query.
     let mut deep = String::from("name");
-    for _ in 0..14 {
+    for _ in 0..20 {
         deep = format!("ofType {{ {deep} }}");
     }
     let query = format!("{{ __schema {{ types {{ fields {{ type {{ {deep} }} }} }} }} }}");
@@ -131,6 +132,21 @@ async fn queries_deeper_than_the_limit_are_refused(db: Db) {
             .contains("complex"),
         "{body}"
     );
+}
+
+async fn graphiqls_introspection_query_fits_within_the_limits(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let body = app
+        .gql(
+            include_str!("fixtures/introspection.graphql"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
 }
 
 async fn introspection_and_graphiql_are_off_in_production(db: Db) {
