@@ -92,6 +92,27 @@ fn postgres_required() -> bool {
     set("CI") || set("ENTITLE_REQUIRE_POSTGRES")
 }
 
+/// Whether anything listens at the PostgreSQL URL's host and port; asked once
+/// per test binary, so a laptop without PostgreSQL skips at once, not after a
+/// pool timeout per test.
+fn postgres_reachable(url: &str) -> bool {
+    static REACHABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REACHABLE.get_or_init(|| {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let host_port = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, h)| h);
+        let host_port = host_port.split(['/', '?']).next().unwrap_or_default();
+        let host_port = if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        use std::net::ToSocketAddrs;
+        host_port.to_socket_addrs().ok().into_iter().flatten().any(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
+        })
+    })
+}
+
 /// A fresh, empty database of the given kind: its URL and its guard. `None`
 /// when PostgreSQL is unreachable on a developer machine (never in CI).
 async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
@@ -104,7 +125,12 @@ async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
         }
         Db::Postgres => {
             let admin_url = postgres_admin_url();
-            let admin = match Database::connect(&admin_url).await {
+            let admin = if postgres_reachable(&admin_url) {
+                Database::connect(&admin_url).await
+            } else {
+                Err(sea_orm::DbErr::Custom("nothing listens there".into()))
+            };
+            let admin = match admin {
                 Ok(c) => c,
                 Err(e) => {
                     if postgres_required() {
@@ -112,7 +138,10 @@ async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
                             "PostgreSQL is required here (CI) but unreachable at {admin_url}: {e}"
                         );
                     }
-                    eprintln!(
+                    // Written to the real stderr: libtest would hide an eprintln! of a passing test.
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
                         "\n!!!!! SKIPPING a PostgreSQL test: cannot reach {admin_url} ({e}).\n\
                          !!!!! Set ENTITLE_TEST_POSTGRES_URL or start PostgreSQL; CI never skips.\n"
                     );
