@@ -49,7 +49,7 @@ pub struct Quota {
     pub window: Duration,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     pub env: Environment,
     pub database_url: String,
@@ -74,6 +74,34 @@ pub struct Config {
     pub max_query_complexity: usize,
     /// Largest accepted `/graphql` body.
     pub max_body_bytes: usize,
+}
+
+/// By hand, so that the database password cannot reach a log through `{:?}`.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("env", &self.env)
+            .field("database_url", &crate::db::redact_url(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("bind", &self.bind)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("jwt_secret", &self.jwt_secret)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("cors_origins", &self.cors_origins)
+            .field("graphiql", &self.graphiql)
+            .field("introspection", &self.introspection)
+            .field("plans_path", &self.plans_path)
+            .field("auth_rate_per_email", &self.auth_rate_per_email)
+            .field("auth_rate_per_ip", &self.auth_rate_per_ip)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("max_query_depth", &self.max_query_depth)
+            .field("max_query_complexity", &self.max_query_complexity)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -292,7 +320,19 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = parse(&[("JWT_SECRET", &"s3cr3t".repeat(8))]).unwrap();
-        assert!(!format!("{c:?}").contains("s3cr3t"));
+        let c = parse(&[
+            ("JWT_SECRET", &"s3cr3t".repeat(8)),
+            ("DATABASE_URL", "postgres://app:hunter2@db/entitle"),
+        ])
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("s3cr3t") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("postgres://app:***@db/entitle"),
+            "{printed}"
+        );
     }
 }

@@ -58,13 +58,7 @@ async fn registering_a_taken_email_is_a_conflict(db: Db) {
     let email = unique_email("taken");
     app.register(&email).await;
     for variant in [email.clone(), format!("  {}  ", email.to_uppercase())] {
-        let body = app
-            .gql(
-                "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken } }",
-                json!({ "e": variant, "p": PASSWORD }),
-                None,
-            )
-            .await;
+        let body = app.try_register(&variant, PASSWORD).await;
         assert_eq!(error_code(&body), "CONFLICT", "{body}");
         assert!(body["data"].is_null(), "{body}");
     }
@@ -98,24 +92,12 @@ async fn malformed_emails_and_short_passwords_are_bad_input(db: Db) {
         ("a@localhost", PASSWORD, "email"),
         ("ok@example.com", "short", "password"),
     ] {
-        let body = app
-            .gql(
-                "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken } }",
-                json!({ "e": email, "p": password }),
-                None,
-            )
-            .await;
+        let body = app.try_register(email, password).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
     let too_long = "x".repeat(257);
-    let body = app
-        .gql(
-            "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken } }",
-            json!({ "e": unique_email("long"), "p": too_long }),
-            None,
-        )
-        .await;
+    let body = app.try_register(&unique_email("long"), &too_long).await;
     assert_eq!(
         body["errors"][0]["extensions"]["field"], "password",
         "{body}"

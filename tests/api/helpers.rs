@@ -99,7 +99,9 @@ fn postgres_reachable(url: &str) -> bool {
     static REACHABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *REACHABLE.get_or_init(|| {
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-        let host_port = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, h)| h);
+        let host_port = after_scheme
+            .rsplit_once('@')
+            .map_or(after_scheme, |(_, h)| h);
         let host_port = host_port.split(['/', '?']).next().unwrap_or_default();
         let host_port = if host_port.contains(':') {
             host_port.to_owned()
@@ -107,9 +109,15 @@ fn postgres_reachable(url: &str) -> bool {
             format!("{host_port}:5432")
         };
         use std::net::ToSocketAddrs;
-        host_port.to_socket_addrs().ok().into_iter().flatten().any(|addr| {
-            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
-        })
+        host_port
+            .to_socket_addrs()
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|addr| {
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+                    .is_ok()
+            })
     })
 }
 
@@ -240,14 +248,19 @@ impl TestApp {
         res.json().await.expect("json body")
     }
 
+    /// A `register` call and its whole answer, errors included.
+    pub async fn try_register(&self, email: &str, password: &str) -> Value {
+        self.gql(
+            "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken refreshToken expiresIn tokenType user { id email } } }",
+            json!({ "e": email, "p": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Registers with [`PASSWORD`] and returns the `AuthPayload`.
     pub async fn register(&self, email: &str) -> Value {
-        let body = self
-            .gql(
-                "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken refreshToken expiresIn tokenType user { id email } } }",
-                json!({ "e": email, "p": PASSWORD }),
-                None,
-            )
-            .await;
+        let body = self.try_register(email, PASSWORD).await;
         assert!(body.get("errors").is_none(), "register failed: {body}");
         body["data"]["register"].clone()
     }

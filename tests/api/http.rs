@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::{
-    helpers::{Db, GQL, TestApp, spawn_app},
+    helpers::{Db, GQL, TestApp, spawn_app, spawn_app_with},
     on_both_databases,
 };
 
@@ -14,6 +14,7 @@ on_both_databases!(
     unsupported_content_types_are_415,
     queries_run_over_get_but_mutations_do_not,
     browsers_get_graphiql_at_the_graphql_url,
+    only_configured_origins_pass_cors,
 );
 
 async fn post(app: &TestApp, accept: Option<&str>, body: &str) -> (u16, String, Value) {
@@ -223,4 +224,38 @@ async fn browsers_get_graphiql_at_the_graphql_url(db: Db) {
         html.contains("graphiql") && html.contains("/graphql/ws"),
         "{html}"
     );
+}
+
+async fn only_configured_origins_pass_cors(db: Db) {
+    let Some(app) =
+        spawn_app_with(db, &[("ENTITLE_CORS_ORIGINS", "https://app.example.com")]).await
+    else {
+        return;
+    };
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    let evil = preflight("https://evil.example").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
 }
