@@ -75,6 +75,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let app = router::router(self.state.clone());
+        let pruner = tokio::spawn(prune_refresh_tokens(self.state.db.clone()));
         tracing::info!(%addr, "listening");
         axum::serve(
             self.listener,
@@ -83,9 +84,24 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("server")?;
+        pruner.abort();
         self.state.db.clone().close().await.ok();
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Deletes expired refresh tokens hourly, so the table holds live sessions
+/// only. Safe on several instances: the delete is idempotent.
+async fn prune_refresh_tokens(db: sea_orm::DatabaseConnection) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db::refresh_tokens::delete_expired(&db, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned expired refresh tokens"),
+            Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed; will retry"),
+        }
     }
 }
 

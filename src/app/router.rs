@@ -13,6 +13,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
@@ -20,6 +21,7 @@ use super::AppState;
 use crate::{db, graphql::handler};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
@@ -38,7 +40,13 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
-    app.layer(CatchPanicLayer::new())
+    // A WebSocket answers 101 at once and lives on in its own task, so the
+    // timeout bounds HTTP requests only.
+    app.layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        REQUEST_TIMEOUT,
+    ))
+    .layer(CatchPanicLayer::new())
         .layer(
             // The span records method and path only: a query string could
             // carry variables, and headers carry tokens.

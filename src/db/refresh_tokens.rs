@@ -72,3 +72,13 @@ pub async fn revoke_family(
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Deletes tokens past their expiry. An expired token is refused whatever its
+/// state, so its row no longer serves reuse detection either.
+pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let res = refresh_tokens::Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

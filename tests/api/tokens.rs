@@ -222,3 +222,65 @@ async fn logout_revokes_the_session(db: Db) {
     assert_eq!(logout(token.to_owned()).await["data"]["logout"], true);
     assert_eq!(logout("unknown".to_owned()).await["data"]["logout"], true);
 }
+
+mod pruning {
+    use chrono::{Duration, Utc};
+    use entitle::db;
+    use sea_orm::Database;
+    use uuid::Uuid;
+
+    use crate::{
+        helpers::{Db, spawn_app, unique_email},
+        on_both_databases,
+    };
+
+    on_both_databases!(expired_refresh_tokens_are_pruned_and_live_ones_kept);
+
+    async fn expired_refresh_tokens_are_pruned_and_live_ones_kept(db: Db) {
+        let Some(app) = spawn_app(db).await else {
+            return;
+        };
+        let reg = app.register(&unique_email("prune")).await;
+        let conn = Database::connect(&app.db_url).await.unwrap();
+        let live = entitle::auth::refresh::hash(reg["refreshToken"].as_str().unwrap());
+        let user = db::refresh_tokens::by_hash(&conn, &live)
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id;
+        let now = Utc::now();
+        db::refresh_tokens::insert(
+            &conn,
+            Uuid::new_v4(),
+            user,
+            Uuid::new_v4(),
+            "e".repeat(64),
+            now - Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            db::refresh_tokens::delete_expired(&conn, now)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            db::refresh_tokens::by_hash(&conn, &"e".repeat(64))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            db::refresh_tokens::by_hash(&conn, &live)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // The live session still refreshes.
+        assert!(
+            app.refresh(reg["refreshToken"].as_str().unwrap()).await["data"]["refresh"].is_object()
+        );
+        conn.close().await.ok();
+    }
+}
