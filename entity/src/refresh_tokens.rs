@@ -1,6 +1,6 @@
-//! One refresh token of a rotation family. Only the SHA-256 of the token is
-//! stored. A token is spent once (`used_at`, `replaced_by`); presenting a spent
-//! token revokes every token of its family.
+//! One refresh token of a family. Only the SHA-256 of the token is stored. A
+//! token is spent once (`used_at`, `replaced_by`); presenting a spent token
+//! revokes its family.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,8 +9,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub user_id: i32,
     pub family_id: Uuid,
+    pub user_id: i32,
     /// Hex SHA-256 of the opaque token.
     #[sea_orm(unique)]
     pub token_hash: String,
@@ -18,11 +18,17 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub replaced_by: Option<Uuid>,
-    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::token_families::Entity",
+        from = "Column::FamilyId",
+        to = "super::token_families::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Family,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::UserId",
@@ -30,6 +36,12 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     User,
+}
+
+impl Related<super::token_families::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Family.def()
+    }
 }
 
 impl Related<super::users::Entity> for Entity {

@@ -23,13 +23,13 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(has_many = "super::refresh_tokens::Entity")]
-    RefreshTokens,
+    #[sea_orm(has_many = "super::token_families::Entity")]
+    TokenFamilies,
 }
 
-impl Related<super::refresh_tokens::Entity> for Entity {
+impl Related<super::token_families::Entity> for Entity {
     fn to() -> RelationDef {
-        Relation::RefreshTokens.def()
+        Relation::TokenFamilies.def()
     }
 }
 

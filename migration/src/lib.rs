@@ -1,10 +1,11 @@
 //! Schema migrations. Every migration has `up` and `down` and runs on SQLite
-//! and PostgreSQL; the test suite applies them on both.
+//! and PostgreSQL; the test suite applies and reverts them on both.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_users;
-mod m20261123_000002_create_refresh_tokens;
+mod m20261123_000002_create_token_families;
+mod m20261123_000003_create_refresh_tokens;
 
 pub struct Migrator;
 
@@ -13,7 +14,8 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261123_000001_create_users::Migration),
-            Box::new(m20261123_000002_create_refresh_tokens::Migration),
+            Box::new(m20261123_000002_create_token_families::Migration),
+            Box::new(m20261123_000003_create_refresh_tokens::Migration),
         ]
     }
 }

@@ -91,16 +91,23 @@ impl Application {
     }
 }
 
-/// Deletes expired refresh tokens hourly, so the table holds live sessions
-/// only. Safe on several instances: the delete is idempotent.
+/// Deletes dead token families and expired refresh tokens hourly, so the
+/// tables hold live sessions only. Safe on several instances: the deletes are
+/// idempotent.
 async fn prune_refresh_tokens(db: sea_orm::DatabaseConnection) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match db::refresh_tokens::delete_expired(&db, chrono::Utc::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "pruned expired refresh tokens"),
-            Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed; will retry"),
+        let now = chrono::Utc::now();
+        let pruned = async {
+            let families = db::token_families::delete_dead(&db, now).await?;
+            let tokens = db::refresh_tokens::delete_expired(&db, now).await?;
+            Ok::<_, sea_orm::DbErr>((families, tokens))
+        };
+        match pruned.await {
+            Ok((0, 0)) => {}
+            Ok((families, tokens)) => tracing::info!(families, tokens, "pruned dead sessions"),
+            Err(e) => tracing::warn!(error = %e, "pruning sessions failed; will retry"),
         }
     }
 }

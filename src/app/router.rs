@@ -21,7 +21,14 @@ use super::AppState;
 use crate::{db, graphql::handler};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A panic becomes a 500 in the GraphQL error shape, with the `INTERNAL` code
+/// and nothing of the panic's text.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked");
+    crate::graphql::handler::internal_error_response(StatusCode::INTERNAL_SERVER_ERROR)
+}
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
@@ -40,13 +47,14 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
-    // A WebSocket answers 101 at once and lives on in its own task, so the
-    // timeout bounds HTTP requests only.
+    // A backstop: /graphql bounds its own execution with a GraphQL-shaped
+    // answer. A WebSocket answers 101 at once and lives on in its own task,
+    // so this bounds HTTP requests only.
     app.layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,
         REQUEST_TIMEOUT,
     ))
-    .layer(CatchPanicLayer::new())
+    .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             // The span records method and path only: a query string could
             // carry variables, and headers carry tokens.

@@ -1,18 +1,23 @@
 //! The account flows behind `register`, `login`, `refresh` and `logout`.
-//! Resolvers parse nothing themselves and call these.
+//! Resolvers parse the input into typed values and call these.
 
 use std::{net::IpAddr, sync::Arc};
 
-use chrono::Utc;
-use entity::users;
+use chrono::{DateTime, Utc};
+use entity::{refresh_tokens, users};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
-use super::{jwt::JwtKeys, password::PasswordHasherPool, rate_limit::RateLimiter, refresh};
+use super::{
+    jwt::JwtKeys,
+    password::PasswordHasherPool,
+    rate_limit::{RateLimiter, client_key},
+    refresh,
+};
 use crate::{
     config::Config,
-    db,
-    domain::{Email, Password, password},
+    db::{self, refresh_tokens::NewToken},
+    domain::{Email, LoginPassword, Password},
     error::{ApiError, ApiResult},
 };
 
@@ -37,8 +42,13 @@ struct Inner {
     hasher: PasswordHasherPool,
     jwt: JwtKeys,
     refresh_ttl: chrono::Duration,
-    per_email: RateLimiter,
+    /// Keyed by email for register/login, and by account for refresh.
+    per_account: RateLimiter,
     per_ip: RateLimiter,
+}
+
+fn limited(retry_after_secs: u64) -> ApiError {
+    ApiError::RateLimited { retry_after_secs }
 }
 
 impl Accounts {
@@ -53,37 +63,31 @@ impl Accounts {
                 hasher: PasswordHasherPool::new().await?,
                 jwt,
                 refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
-                per_email: RateLimiter::new(config.auth_rate_per_email),
+                per_account: RateLimiter::new(config.auth_rate_per_email),
                 per_ip: RateLimiter::new(config.auth_rate_per_ip),
             }),
         })
     }
 
-    fn limit_ip(&self, client: IpAddr) -> ApiResult<()> {
-        self.inner
-            .per_ip
-            .check(&client.to_string())
-            .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
+    pub fn hasher(&self) -> &PasswordHasherPool {
+        &self.inner.hasher
     }
 
-    fn limit_email(&self, email: &Email) -> ApiResult<()> {
+    fn limit(&self, client: IpAddr, account: &str) -> ApiResult<()> {
         self.inner
-            .per_email
-            .check(email.as_str())
-            .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
+            .per_ip
+            .check(&client_key(client))
+            .map_err(limited)?;
+        self.inner.per_account.check(account).map_err(limited)
     }
 
     pub async fn register(
         &self,
-        email: &str,
-        password: String,
+        email: Email,
+        password: Password,
         client: IpAddr,
     ) -> ApiResult<Session> {
-        self.limit_ip(client)?;
-        let email = Email::parse(email).map_err(|e| ApiError::bad_input("email", e.to_string()))?;
-        let password = Password::parse(password)
-            .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
-        self.limit_email(&email)?;
+        self.limit(client, email.as_str())?;
         let hash = self.inner.hasher.hash(&password).await?;
         let user = match db::users::insert(&self.inner.db, &email, hash).await {
             Ok(user) => user,
@@ -98,13 +102,13 @@ impl Accounts {
         self.start_session(user).await
     }
 
-    pub async fn login(&self, email: &str, password: String, client: IpAddr) -> ApiResult<Session> {
-        self.limit_ip(client)?;
-        let email = Email::parse(email).map_err(|e| ApiError::bad_input("email", e.to_string()))?;
-        self.limit_email(&email)?;
-        if password.chars().count() > password::MAX_CHARS {
-            return Err(ApiError::Unauthenticated(BAD_CREDENTIALS));
-        }
+    pub async fn login(
+        &self,
+        email: Email,
+        password: LoginPassword,
+        client: IpAddr,
+    ) -> ApiResult<Session> {
+        self.limit(client, email.as_str())?;
         let user = db::users::by_email(&self.inner.db, &email).await?;
         // An unknown email is verified against a dummy hash: same time, same answer.
         let ok = self
@@ -121,17 +125,27 @@ impl Accounts {
         }
     }
 
+    /// A new token family (one sign-in) with its first refresh token.
     async fn start_session(&self, user: users::Model) -> ApiResult<Session> {
+        let now = Utc::now();
+        let expires_at = now + self.inner.refresh_ttl;
+        let family = Uuid::new_v4();
         let refresh_token = refresh::generate();
+        let txn = self.inner.db.begin().await?;
+        db::token_families::insert(&txn, family, user.id, now, expires_at).await?;
         db::refresh_tokens::insert(
-            &self.inner.db,
-            Uuid::new_v4(),
-            user.id,
-            Uuid::new_v4(),
-            refresh::hash(&refresh_token),
-            Utc::now() + self.inner.refresh_ttl,
+            &txn,
+            NewToken {
+                id: Uuid::new_v4(),
+                family_id: family,
+                user_id: user.id,
+                token_hash: refresh::hash(&refresh_token),
+                expires_at,
+            },
+            now,
         )
         .await?;
+        txn.commit().await?;
         self.session(user, refresh_token)
     }
 
@@ -144,39 +158,57 @@ impl Accounts {
         })
     }
 
-    /// Rotates a refresh token. A token that was already spent revokes its whole
-    /// family: either the client or a thief holds a copy, and we cannot tell which.
+    /// Rotates a refresh token. A token that was already spent revokes its
+    /// whole family: the client or a thief holds a copy, and we cannot tell which.
     pub async fn refresh(&self, token: &str, client: IpAddr) -> ApiResult<Session> {
-        self.limit_ip(client)?;
+        self.inner
+            .per_ip
+            .check(&client_key(client))
+            .map_err(limited)?;
         let db = &self.inner.db;
         let now = Utc::now();
         let Some(old) = db::refresh_tokens::by_hash(db, &refresh::hash(token)).await? else {
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         };
+        self.inner
+            .per_account
+            .check(&format!("user:{}", old.user_id))
+            .map_err(limited)?;
+        if old.expires_at <= now {
+            return Err(ApiError::Unauthenticated(BAD_REFRESH));
+        }
         if old.used_at.is_some() {
-            self.revoke_on_reuse(&old).await?;
+            self.revoke_on_reuse(&old, now).await?;
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         }
-        if old.revoked_at.is_some() || old.expires_at <= now {
-            return Err(ApiError::Unauthenticated(BAD_REFRESH));
-        }
-
         let new_token = refresh::generate();
         let new_id = Uuid::new_v4();
+        let expires_at = now + self.inner.refresh_ttl;
+
         let txn = db.begin().await?;
-        if !db::refresh_tokens::spend(&txn, old.id, new_id, now).await? {
-            // Someone spent it between our read and our write: that is reuse too.
+        // First the family's row lock: a revocation cannot slip in between our
+        // checks and our new token.
+        if !db::token_families::touch_live(&txn, old.family_id, now, expires_at).await? {
             txn.rollback().await?;
-            self.revoke_on_reuse(&old).await?;
+            return Err(ApiError::Unauthenticated(BAD_REFRESH));
+        }
+        if !db::refresh_tokens::spend(&txn, old.id, new_id, now).await? {
+            // Spent between our read and our lock: that is reuse too.
+            db::token_families::revoke(&txn, old.family_id, now).await?;
+            txn.commit().await?;
+            warn_reuse(&old);
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         }
         db::refresh_tokens::insert(
             &txn,
-            new_id,
-            old.user_id,
-            old.family_id,
-            refresh::hash(&new_token),
-            now + self.inner.refresh_ttl,
+            NewToken {
+                id: new_id,
+                family_id: old.family_id,
+                user_id: old.user_id,
+                token_hash: refresh::hash(&new_token),
+                expires_at,
+            },
+            now,
         )
         .await?;
         let user = db::users::by_id(&txn, old.user_id)
@@ -186,14 +218,14 @@ impl Accounts {
         self.session(user, new_token)
     }
 
-    async fn revoke_on_reuse(&self, old: &entity::refresh_tokens::Model) -> ApiResult<()> {
-        let revoked =
-            db::refresh_tokens::revoke_family(&self.inner.db, old.family_id, Utc::now()).await?;
-        tracing::warn!(
-            family = %old.family_id,
-            revoked,
-            "refresh token reused: token family revoked"
-        );
+    async fn revoke_on_reuse(
+        &self,
+        old: &refresh_tokens::Model,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        if db::token_families::revoke(&self.inner.db, old.family_id, now).await? {
+            warn_reuse(old);
+        }
         Ok(())
     }
 
@@ -202,8 +234,12 @@ impl Accounts {
     pub async fn logout(&self, token: &str) -> ApiResult<()> {
         let db = &self.inner.db;
         if let Some(t) = db::refresh_tokens::by_hash(db, &refresh::hash(token)).await? {
-            db::refresh_tokens::revoke_family(db, t.family_id, Utc::now()).await?;
+            db::token_families::revoke(db, t.family_id, Utc::now()).await?;
         }
         Ok(())
     }
+}
+
+fn warn_reuse(old: &refresh_tokens::Model) {
+    tracing::warn!(family = %old.family_id, "refresh token reused: token family revoked");
 }

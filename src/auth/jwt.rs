@@ -15,11 +15,24 @@ use crate::config::Config;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    User(Uuid),
+    User(AuthUser),
     /// A token was presented but is not valid. Fields that depend on the caller
     /// answer `UNAUTHENTICATED` instead of silently treating this as anonymous,
     /// while `login` and `refresh` still work.
     InvalidToken,
+}
+
+/// A verified access token: whose it is and until when (Unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub expires_at: u64,
+}
+
+impl AuthUser {
+    pub fn is_expired(&self) -> bool {
+        jsonwebtoken::get_current_timestamp() >= self.expires_at
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,9 +89,12 @@ impl JwtKeys {
 
     /// The user's public id, or `None` for any token that is not ours, not
     /// well-formed or no longer valid. The reason is not told to the client.
-    pub fn verify(&self, token: &str) -> Option<Uuid> {
+    pub fn verify(&self, token: &str) -> Option<AuthUser> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        Uuid::parse_str(&data.claims.sub).ok()
+        Some(AuthUser {
+            id: Uuid::parse_str(&data.claims.sub).ok()?,
+            expires_at: data.claims.exp,
+        })
     }
 
     /// Interprets an `Authorization` header value.
@@ -124,7 +140,7 @@ mod tests {
         let k = keys(&"a".repeat(32), "entitle-api");
         let user = Uuid::new_v4();
         let token = k.issue(user).unwrap();
-        assert_eq!(k.verify(&token), Some(user));
+        assert_eq!(k.verify(&token).map(|u| u.id), Some(user));
 
         let now = jsonwebtoken::get_current_timestamp();
         let claims = |exp: u64, aud: &str| serde_json::json!({"sub": user.to_string(), "exp": exp, "iat": now, "iss": "entitle", "aud": aud});
@@ -160,6 +176,31 @@ mod tests {
                 "wrong audience",
                 sign(&claims(now + 600, "someone-else"), &"a".repeat(32)),
             ),
+            (
+                "wrong issuer",
+                sign(
+                    &serde_json::json!({"sub": user.to_string(), "exp": now + 600, "iat": now, "iss": "someone-else", "aud": "entitle-api"}),
+                    &"a".repeat(32),
+                ),
+            ),
+            (
+                "no audience",
+                sign(
+                    &serde_json::json!({"sub": user.to_string(), "exp": now + 600, "iat": now, "iss": "entitle"}),
+                    &"a".repeat(32),
+                ),
+            ),
+            (
+                "no expiry",
+                sign(
+                    &serde_json::json!({"sub": user.to_string(), "iat": now, "iss": "entitle", "aud": "entitle-api"}),
+                    &"a".repeat(32),
+                ),
+            ),
+            (
+                "expired beyond the 5 s leeway",
+                sign(&claims(now - 10, "entitle-api"), &"a".repeat(32)),
+            ),
             ("tampered", tampered),
             ("garbage", "not.a.jwt".to_string()),
             ("empty", String::new()),
@@ -175,6 +216,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.verify(&hs512), None);
+        // Within the leeway a just-expired token still passes, and says when it expired.
+        let just = k.verify(&sign(&claims(now - 1, "entitle-api"), &"a".repeat(32)));
+        assert_eq!(just.map(|u| (u.id, u.is_expired())), Some((user, true)));
     }
 
     #[test]
@@ -185,11 +229,17 @@ mod tests {
         assert_eq!(k.caller_from_header(None), Caller::Anonymous);
         assert_eq!(
             k.caller_from_header(Some(&format!("Bearer {token}"))),
-            Caller::User(user)
+            Caller::User(AuthUser {
+                id: user,
+                expires_at: k.verify(&token).unwrap().expires_at
+            })
         );
         assert_eq!(
             k.caller_from_header(Some(&format!("bearer {token}"))),
-            Caller::User(user)
+            Caller::User(AuthUser {
+                id: user,
+                expires_at: k.verify(&token).unwrap().expires_at
+            })
         );
         assert_eq!(
             k.caller_from_header(Some(&format!("Basic {token}"))),

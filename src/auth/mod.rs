@@ -8,4 +8,4 @@ pub mod rate_limit;
 pub mod refresh;
 
 pub use accounts::Accounts;
-pub use jwt::{Caller, JwtKeys};
+pub use jwt::{AuthUser, Caller, JwtKeys};

@@ -2,19 +2,23 @@
 //! runtime. A semaphore bounds concurrent hashes so a login flood queues
 //! instead of allocating 19 MiB per request without limit.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use anyhow::Context;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use tokio::sync::Semaphore;
 
-use crate::domain::Password;
+use crate::domain::{LoginPassword, Password};
 
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     permits: Arc<Semaphore>,
     /// Verified against when the email is unknown, so both cases cost the same.
     dummy_hash: Arc<str>,
+    verifications: Arc<AtomicU64>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -49,28 +53,58 @@ impl PasswordHasherPool {
         Ok(Self {
             permits: Arc::new(Semaphore::new(parallelism * 2)),
             dummy_hash: dummy.into(),
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
+    // The permit moves into the blocking task: if the request is dropped
+    // mid-hash, the permit is held until argon2 really finishes.
     pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
-        let password = password.expose().to_owned();
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .context("argon2 task")?
+            .context("hasher closed")?;
+        let password = password.expose().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_blocking(&password)
+        })
+        .await
+        .context("argon2 task")?
     }
 
     /// `stored` is `None` for an unknown account: the dummy hash is checked so
     /// the answer takes as long, and is `false`.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
+    pub async fn verify(
+        &self,
+        password: &LoginPassword,
+        stored: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("hasher closed")?;
         let known = stored.is_some();
         let phc: String = stored.unwrap_or(&self.dummy_hash).to_owned();
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
-            .await
-            .context("argon2 task")?;
+        let password = password.expose().to_owned();
+        let verifications = self.verifications.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verifications.fetch_add(1, Ordering::Relaxed);
+            verify_blocking(&password, &phc)
+        })
+        .await
+        .context("argon2 task")?;
         Ok(ok && known)
+    }
+
+    /// How many argon2 verifications ran, dummy ones included.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 }
 
@@ -84,18 +118,27 @@ mod tests {
         let pw = Password::parse("correct horse battery".into()).unwrap();
         let phc = pool.hash(&pw).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        let login = |s: &str| LoginPassword::parse(s.into()).unwrap();
         assert!(
-            pool.verify("correct horse battery", Some(&phc))
+            pool.verify(&login("correct horse battery"), Some(&phc))
                 .await
                 .unwrap()
         );
         assert!(
             !pool
-                .verify("correct horse battery!", Some(&phc))
+                .verify(&login("correct horse battery!"), Some(&phc))
                 .await
                 .unwrap()
         );
-        // An unknown account never verifies, whatever the password.
-        assert!(!pool.verify("correct horse battery", None).await.unwrap());
+        assert_eq!(pool.verifications(), 2);
+        // An unknown account never verifies, whatever the password, but it
+        // still pays for a real argon2 verification (against the dummy hash).
+        assert!(
+            !pool
+                .verify(&login("correct horse battery"), None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(pool.verifications(), 3);
     }
 }

@@ -25,6 +25,22 @@ pub fn decide(tat: Option<Instant>, now: Instant, quota: Quota) -> Result<Instan
     }
 }
 
+/// The rate-limit key of a client address. One IPv6 client holds a whole
+/// /64, so IPv6 addresses are keyed by their /64; IPv4-mapped ones as IPv4.
+pub fn client_key(ip: std::net::IpAddr) -> String {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 pub struct RateLimiter {
     quota: Quota,
     keys: Mutex<HashMap<String, Instant>>,
@@ -104,6 +120,16 @@ mod tests {
             assert!(l.check_at("a", t0).is_err());
         }
         assert_eq!(l.check_at("a", t0 + Duration::from_secs(20)), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::2"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 
     #[test]

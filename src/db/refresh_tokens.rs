@@ -6,24 +6,28 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+pub struct NewToken {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: i32,
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub async fn insert(
     db: &impl ConnectionTrait,
-    id: Uuid,
-    user_id: i32,
-    family_id: Uuid,
-    token_hash: String,
-    expires_at: DateTime<Utc>,
+    t: NewToken,
+    now: DateTime<Utc>,
 ) -> Result<refresh_tokens::Model, DbErr> {
     refresh_tokens::ActiveModel {
-        id: Set(id),
-        user_id: Set(user_id),
-        family_id: Set(family_id),
-        token_hash: Set(token_hash),
-        expires_at: Set(expires_at),
-        created_at: Set(Utc::now()),
+        id: Set(t.id),
+        family_id: Set(t.family_id),
+        user_id: Set(t.user_id),
+        token_hash: Set(t.token_hash),
+        expires_at: Set(t.expires_at),
+        created_at: Set(now),
         used_at: Set(None),
         replaced_by: Set(None),
-        revoked_at: Set(None),
     }
     .insert(db)
     .await
@@ -39,9 +43,8 @@ pub async fn by_hash(
         .await
 }
 
-/// Spends a token, if nobody has spent or revoked it yet. Returns whether this
-/// call was the one that spent it: of two concurrent refreshes with one token,
-/// exactly one wins, and the other is treated as reuse.
+/// Spends a token if nobody has yet. Returns whether this call spent it: of
+/// two concurrent spends of one token exactly one wins.
 pub async fn spend(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -53,28 +56,14 @@ pub async fn spend(
         .col_expr(Column::ReplacedBy, Expr::value(replaced_by))
         .filter(Column::Id.eq(id))
         .filter(Column::UsedAt.is_null())
-        .filter(Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
 }
 
-pub async fn revoke_family(
-    db: &impl ConnectionTrait,
-    family_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let res = refresh_tokens::Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(now))
-        .filter(Column::FamilyId.eq(family_id))
-        .filter(Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
-}
-
-/// Deletes tokens past their expiry. An expired token is refused whatever its
-/// state, so its row no longer serves reuse detection either.
+/// Deletes tokens past their expiry: an expired token is refused whatever its
+/// state, so its row no longer serves reuse detection either. (On SQLite the
+/// timestamps are RFC 3339 text, which sorts in time order.)
 pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let res = refresh_tokens::Entity::delete_many()
         .filter(Column::ExpiresAt.lt(now))

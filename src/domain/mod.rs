@@ -7,4 +7,4 @@ pub mod subscription;
 
 pub use catalog::Catalog;
 pub use email::Email;
-pub use password::Password;
+pub use password::{LoginPassword, Password};

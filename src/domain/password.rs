@@ -28,6 +28,33 @@ impl Password {
     }
 }
 
+/// A password as typed at login: only bounded, since the policy may have
+/// changed since the account was made.
+#[derive(Clone)]
+pub struct LoginPassword(String);
+
+impl LoginPassword {
+    pub fn parse(raw: String) -> Result<Self, InvalidPassword> {
+        if raw.is_empty() {
+            return Err(InvalidPassword("password is required"));
+        }
+        if raw.chars().count() > MAX_CHARS {
+            return Err(InvalidPassword("password must be at most 256 characters"));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for LoginPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginPassword([redacted])")
+    }
+}
+
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password([redacted])")
@@ -52,6 +79,14 @@ mod tests {
         }
         assert!(Password::parse("a".repeat(256)).is_ok());
         assert!(Password::parse("a".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn login_passwords_are_only_bounded() {
+        assert!(LoginPassword::parse(String::new()).is_err());
+        assert!(LoginPassword::parse("short".into()).is_ok());
+        assert!(LoginPassword::parse("a".repeat(256)).is_ok());
+        assert!(LoginPassword::parse("a".repeat(257)).is_err());
     }
 
     #[test]

@@ -3,7 +3,15 @@
 use async_graphql::{Context, Object};
 
 use super::{RequestMeta, types::AuthPayload};
-use crate::auth::{Accounts, accounts::Session};
+use crate::{
+    auth::{Accounts, accounts::Session},
+    domain::{Email, LoginPassword, Password},
+    error::{ApiError, ApiResult},
+};
+
+fn email(raw: &str) -> ApiResult<Email> {
+    Email::parse(raw).map_err(|e| ApiError::bad_input("email", e.to_string()))
+}
 
 fn meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().copied().unwrap_or_default()
@@ -31,10 +39,13 @@ impl AccountMutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
+        let email = self::email(&email)?;
+        let password = Password::parse(password)
+            .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
         let accounts = ctx.data_unchecked::<Accounts>();
         Ok(payload(
             accounts
-                .register(&email, password, meta(ctx).client_ip)
+                .register(email, password, meta(ctx).client_ip)
                 .await?,
         ))
     }
@@ -46,11 +57,12 @@ impl AccountMutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
+        let email = self::email(&email)?;
+        let password = LoginPassword::parse(password)
+            .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
         let accounts = ctx.data_unchecked::<Accounts>();
         Ok(payload(
-            accounts
-                .login(&email, password, meta(ctx).client_ip)
-                .await?,
+            accounts.login(email, password, meta(ctx).client_ip).await?,
         ))
     }
 

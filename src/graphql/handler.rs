@@ -12,7 +12,10 @@
 //! | unsupported `Content-Type` / no acceptable media type | 415 / 406 | 415 / 406 |
 //! | mutation over GET | 405 | 405 |
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
 use async_graphql::{
     Data, ErrorExtensions, Request, ServerError, Variables,
@@ -137,6 +140,22 @@ fn request_error(status: StatusCode, media: MediaType, message: &str) -> Respons
     json_response(status, media.content_type(), body.to_string().into_bytes())
 }
 
+/// `INTERNAL` in the GraphQL error shape, for failures outside GraphQL
+/// (panics, timeouts).
+pub fn internal_error_response(status: StatusCode) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }]
+    });
+    json_response(
+        status,
+        MediaType::Json.content_type(),
+        body.to_string().into_bytes(),
+    )
+}
+
+/// How long one GraphQL request may run before the client gets an answer.
+const EXECUTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
     if state.config.trust_proxy
         && let Some(ip) = headers
@@ -230,7 +249,7 @@ pub async fn graphql_get(
 ) -> Response {
     let accept = header_str(&headers, header::ACCEPT);
     if state.config.graphiql && accept.is_some_and(|a| a.contains("text/html")) {
-        return Html(
+        let mut res = Html(
             GraphiQLSource::build()
                 .endpoint("/graphql")
                 .subscription_endpoint("/graphql/ws")
@@ -238,6 +257,12 @@ pub async fn graphql_get(
                 .finish(),
         )
         .into_response();
+        // The same URL answers JSON to other Accept headers.
+        res.headers_mut().insert(
+            header::VARY,
+            HeaderValue::from_static("Accept, Authorization"),
+        );
+        return res;
     }
     let Some(media) = negotiate(accept) else {
         return request_error(
@@ -330,7 +355,12 @@ async fn execute(
     if let Some(vars) = params.variables {
         request = request.variables(Variables::from_json(serde_json::Value::Object(vars)));
     }
-    let mut response = state.schema.execute(request).await;
+    let Ok(mut response) =
+        tokio::time::timeout(EXECUTION_TIMEOUT, state.schema.execute(request)).await
+    else {
+        tracing::error!("a GraphQL request ran past {EXECUTION_TIMEOUT:?}");
+        return internal_error_response(StatusCode::SERVICE_UNAVAILABLE);
+    };
     let executed = executed.get();
     for err in &mut response.errors {
         ensure_code(err);
@@ -368,7 +398,8 @@ pub fn ensure_code(err: &mut ServerError) {
 
 /// graphql-transport-ws. The access token comes in `connectionParams` as
 /// `{ "authorization": "Bearer …" }` or `{ "authToken": "…" }`; an invalid one
-/// refuses the connection, so the client refreshes and reconnects.
+/// refuses the connection, so the client refreshes and reconnects. Once the
+/// token expires, new operations on the connection are refused the same way.
 pub async fn graphql_ws(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -379,33 +410,104 @@ pub async fn graphql_ws(
     let client_ip = client_ip(&state, &headers, peer);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // The same bound as an HTTP body.
+        .max_message_size(state.config.max_body_bytes)
         .on_upgrade(move |stream| {
-            let schema = state.schema.clone();
-            GraphQLWebSocket::new(stream, schema, protocol)
+            let caller = Arc::new(OnceLock::new());
+            let executor = WsExecutor {
+                schema: state.schema.clone(),
+                caller: caller.clone(),
+            };
+            GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |params| async move {
-                    let header = params
-                        .get("authorization")
-                        .or_else(|| params.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                        .or_else(|| {
-                            params
-                                .get("authToken")
-                                .and_then(|v| v.as_str())
-                                .map(|t| format!("Bearer {t}"))
-                        });
-                    let caller = state.jwt.caller_from_header(header.as_deref());
-                    if caller == Caller::InvalidToken {
+                    let found = caller_from_params(&state.jwt, &params);
+                    if found == Caller::InvalidToken {
                         return Err(async_graphql::Error::new("invalid or expired access token")
                             .extend_with(|_, e| e.set("code", code::UNAUTHENTICATED)));
                     }
+                    let _ = caller.set(found);
                     let mut data = Data::default();
-                    data.insert(RequestMeta { caller, client_ip });
+                    data.insert(RequestMeta {
+                        caller: found,
+                        client_ip,
+                    });
                     data.insert(Loaders::new(&state.db));
                     Ok(data)
                 })
                 .serve()
         })
+}
+
+fn caller_from_params(jwt: &crate::auth::JwtKeys, params: &serde_json::Value) -> Caller {
+    let field = |name: &str| params.get(name).filter(|v| !v.is_null());
+    match (
+        field("authorization").or_else(|| field("Authorization")),
+        field("authToken"),
+    ) {
+        (Some(serde_json::Value::String(h)), _) => jwt.caller_from_header(Some(h)),
+        (None, Some(serde_json::Value::String(t))) => {
+            jwt.caller_from_header(Some(&format!("Bearer {t}")))
+        }
+        (None, None) => Caller::Anonymous,
+        // Present but not a string: a client bug, not an anonymous caller.
+        _ => Caller::InvalidToken,
+    }
+}
+
+/// Runs WebSocket operations: refuses them once the connection's token has
+/// expired, and gives every error a code, as the HTTP handler does.
+#[derive(Clone)]
+struct WsExecutor {
+    schema: crate::graphql::EntitleSchema,
+    caller: Arc<OnceLock<Caller>>,
+}
+
+impl WsExecutor {
+    fn expired(&self) -> bool {
+        matches!(self.caller.get(), Some(Caller::User(u)) if u.is_expired())
+    }
+}
+
+fn expired_response() -> async_graphql::Response {
+    let mut err = ServerError::new(
+        "the access token has expired; reconnect with a fresh one",
+        None,
+    );
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::UNAUTHENTICATED);
+    async_graphql::Response::from_errors(vec![err])
+}
+
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for err in &mut response.errors {
+        ensure_code(err);
+    }
+    response
+}
+
+impl async_graphql::Executor for WsExecutor {
+    async fn execute(&self, request: Request) -> async_graphql::Response {
+        if self.expired() {
+            return expired_response();
+        }
+        with_codes(self.schema.execute(request).await)
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::StreamExt;
+        if self.expired() {
+            return futures_util::stream::once(async { expired_response() }).boxed();
+        }
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(with_codes)
+            .boxed()
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub fn viewer(ctx: &Context<'_>) -> ApiResult<Option<Uuid>> {
         .map_or(Caller::Anonymous, |m| m.caller)
     {
         Caller::Anonymous => Ok(None),
-        Caller::User(id) => Ok(Some(id)),
+        Caller::User(user) => Ok(Some(user.id)),
         Caller::InvalidToken => Err(ApiError::Unauthenticated("invalid or expired access token")),
     }
 }

@@ -28,7 +28,9 @@ fn cleanup(path: &std::path::Path) {
 
 fn entitle(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
+    // From the temp dir, so a developer's `.env` in the checkout does not leak in.
     cmd.args(args)
+        .current_dir(std::env::temp_dir())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
@@ -55,13 +57,25 @@ fn production_refuses_to_start_without_a_strong_jwt_secret() {
     }
 }
 
+fn migrations() -> usize {
+    use migration::MigratorTrait;
+    migration::Migrator::migrations().len()
+}
+
 #[test]
 fn migrate_lists_applies_and_reverts_migrations() {
     let (url, path) = temp_sqlite();
     let env = [("DATABASE_URL", url.as_str())];
     let status = |cmd: &mut Command| String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+    // Nothing listens there: the healthcheck fails.
+    assert!(
+        !entitle(&["healthcheck"], &[("ENTITLE_BIND", "127.0.0.1:9")])
+            .status()
+            .unwrap()
+            .success()
+    );
     let before = status(&mut entitle(&["migrate", "status"], &env));
-    assert_eq!(before.matches("Pending").count(), 2, "{before}");
+    assert_eq!(before.matches("Pending").count(), migrations(), "{before}");
     assert!(
         entitle(&["migrate", "up"], &env)
             .status()
@@ -69,15 +83,22 @@ fn migrate_lists_applies_and_reverts_migrations() {
             .success()
     );
     let after = status(&mut entitle(&["migrate", "status"], &env));
-    assert_eq!(after.matches("Applied").count(), 2, "{after}");
+    assert_eq!(after.matches("Applied").count(), migrations(), "{after}");
     assert!(
-        entitle(&["migrate", "down", "--steps", "2"], &env)
-            .status()
-            .unwrap()
-            .success()
+        entitle(
+            &["migrate", "down", "--steps", &migrations().to_string()],
+            &env
+        )
+        .status()
+        .unwrap()
+        .success()
     );
     let reverted = status(&mut entitle(&["migrate", "status"], &env));
-    assert_eq!(reverted.matches("Pending").count(), 2, "{reverted}");
+    assert_eq!(
+        reverted.matches("Pending").count(),
+        migrations(),
+        "{reverted}"
+    );
     cleanup(&path);
 }
 
@@ -138,6 +159,13 @@ async fn the_server_stops_on_sigterm_and_logs_no_secrets() {
         }
     };
 
+    assert!(
+        entitle(&["healthcheck"], &[("ENTITLE_BIND", &addr)])
+            .status()
+            .unwrap()
+            .success(),
+        "the healthcheck command sees the running server"
+    );
     let http = reqwest::Client::new();
     let gql = |query: &'static str, vars: Value| {
         let http = http.clone();
@@ -184,11 +212,9 @@ async fn the_server_stops_on_sigterm_and_logs_no_secrets() {
     )
     .await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let exit = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()

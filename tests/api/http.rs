@@ -90,10 +90,29 @@ async fn a_document_that_fails_validation_is_400_only_under_graphql_response_jso
             "{body}"
         );
     }
-    // A field error during execution is still 200 with data.
-    let (status, _, body) = post(&app, Some(GQL), r#"{"query":"{ me { email } }"}"#).await;
-    assert_eq!(status, 200);
-    assert!(body["data"]["me"].is_null());
+    // A field error during execution is still 200, with data and the error.
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("accept", GQL)
+        .bearer_auth("not-a-valid-token")
+        .json(&serde_json::json!({ "query": "{ me { email } plans { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["data"]["me"].is_null(), "{body}");
+    assert_eq!(body["data"]["plans"][0]["name"], "free", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["path"],
+        serde_json::json!(["me"]),
+        "{body}"
+    );
 }
 
 async fn bodies_that_are_not_graphql_requests_are_400(db: Db) {

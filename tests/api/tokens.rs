@@ -13,6 +13,7 @@ on_both_databases!(
     reusing_a_refresh_token_revokes_its_whole_family,
     two_concurrent_refreshes_with_one_token_let_exactly_one_through,
     logout_revokes_the_session,
+    a_logout_racing_a_refresh_leaves_no_live_token,
 );
 
 fn sign(claims: &Value, secret: &str, alg: Algorithm) -> String {
@@ -199,34 +200,54 @@ async fn two_concurrent_refreshes_with_one_token_let_exactly_one_through(db: Db)
     );
 }
 
+async fn logout(app: &crate::helpers::TestApp, token: &str) -> Value {
+    app.gql(
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({ "t": token }),
+        None,
+    )
+    .await
+}
+
+async fn a_logout_racing_a_refresh_leaves_no_live_token(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let email = unique_email("tabs");
+    app.register(&email).await;
+    for _ in 0..8 {
+        let session = app.login(&email, PASSWORD).await;
+        let token = session["data"]["login"]["refreshToken"].as_str().unwrap();
+        let (refreshed, out) = tokio::join!(app.refresh(token), logout(&app, token));
+        assert_eq!(out["data"]["logout"], true);
+        // Whichever ran first, the family is revoked at the end: a token the
+        // refresh handed out must not work.
+        if let Some(new) = refreshed["data"]["refresh"]["refreshToken"].as_str() {
+            let after = app.refresh(new).await;
+            assert_eq!(error_code(&after), "UNAUTHENTICATED", "{after}");
+        }
+    }
+}
+
 async fn logout_revokes_the_session(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
     };
     let reg = app.register(&unique_email("bye")).await;
-    let token = reg["refreshToken"].as_str().unwrap();
-    let logout = |t: String| {
-        let app = &app;
-        async move {
-            app.gql(
-                "mutation($t: String!) { logout(refreshToken: $t) }",
-                json!({ "t": t }),
-                None,
-            )
-            .await
-        }
-    };
-    assert_eq!(logout(token.to_owned()).await["data"]["logout"], true);
+    // Rotate once, then log out with the newest token: the whole family ends.
+    let rotated = app.refresh(reg["refreshToken"].as_str().unwrap()).await;
+    let token = rotated["data"]["refresh"]["refreshToken"].as_str().unwrap();
+    assert_eq!(logout(&app, token).await["data"]["logout"], true);
     assert_eq!(error_code(&app.refresh(token).await), "UNAUTHENTICATED");
     // Logging out again, or with an unknown token, is not an error.
-    assert_eq!(logout(token.to_owned()).await["data"]["logout"], true);
-    assert_eq!(logout("unknown".to_owned()).await["data"]["logout"], true);
+    assert_eq!(logout(&app, token).await["data"]["logout"], true);
+    assert_eq!(logout(&app, "unknown").await["data"]["logout"], true);
 }
 
-mod pruning {
+mod storage {
     use chrono::{Duration, Utc};
-    use entitle::db;
-    use sea_orm::Database;
+    use entitle::db::{self, refresh_tokens::NewToken};
+    use sea_orm::{Database, DatabaseConnection, TransactionTrait};
     use uuid::Uuid;
 
     use crate::{
@@ -234,53 +255,97 @@ mod pruning {
         on_both_databases,
     };
 
-    on_both_databases!(expired_refresh_tokens_are_pruned_and_live_ones_kept);
+    on_both_databases!(
+        expired_sessions_and_tokens_are_pruned_and_live_ones_kept,
+        a_token_is_spent_once_even_by_concurrent_transactions,
+    );
 
-    async fn expired_refresh_tokens_are_pruned_and_live_ones_kept(db: Db) {
+    async fn a_token(
+        conn: &DatabaseConnection,
+        user_id: i32,
+        expires_in: Duration,
+    ) -> (Uuid, String) {
+        let now = Utc::now();
+        let family = Uuid::new_v4();
+        db::token_families::insert(conn, family, user_id, now, now + expires_in)
+            .await
+            .unwrap();
+        let hash = entitle::auth::refresh::hash(&entitle::auth::refresh::generate());
+        let token = NewToken {
+            id: Uuid::new_v4(),
+            family_id: family,
+            user_id,
+            token_hash: hash.clone(),
+            expires_at: now + expires_in,
+        };
+        let id = token.id;
+        db::refresh_tokens::insert(conn, token, now).await.unwrap();
+        (id, hash)
+    }
+
+    async fn user_id(conn: &DatabaseConnection, refresh_token: &str) -> i32 {
+        let hash = entitle::auth::refresh::hash(refresh_token);
+        db::refresh_tokens::by_hash(conn, &hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id
+    }
+
+    async fn expired_sessions_and_tokens_are_pruned_and_live_ones_kept(db: Db) {
         let Some(app) = spawn_app(db).await else {
             return;
         };
         let reg = app.register(&unique_email("prune")).await;
+        let live = reg["refreshToken"].as_str().unwrap();
         let conn = Database::connect(&app.db_url).await.unwrap();
-        let live = entitle::auth::refresh::hash(reg["refreshToken"].as_str().unwrap());
-        let user = db::refresh_tokens::by_hash(&conn, &live)
-            .await
-            .unwrap()
-            .unwrap()
-            .user_id;
+        let user = user_id(&conn, live).await;
+        let (_, expired) = a_token(&conn, user, Duration::hours(-1)).await;
+
         let now = Utc::now();
-        db::refresh_tokens::insert(
-            &conn,
-            Uuid::new_v4(),
-            user,
-            Uuid::new_v4(),
-            "e".repeat(64),
-            now - Duration::hours(1),
-        )
-        .await
-        .unwrap();
+        assert_eq!(
+            db::token_families::delete_dead(&conn, now).await.unwrap(),
+            1
+        );
         assert_eq!(
             db::refresh_tokens::delete_expired(&conn, now)
                 .await
                 .unwrap(),
-            1
+            0,
+            "gone with its family"
         );
         assert!(
-            db::refresh_tokens::by_hash(&conn, &"e".repeat(64))
+            db::refresh_tokens::by_hash(&conn, &expired)
                 .await
                 .unwrap()
                 .is_none()
         );
-        assert!(
-            db::refresh_tokens::by_hash(&conn, &live)
-                .await
-                .unwrap()
-                .is_some()
-        );
         // The live session still refreshes.
-        assert!(
-            app.refresh(reg["refreshToken"].as_str().unwrap()).await["data"]["refresh"].is_object()
-        );
+        assert!(app.refresh(live).await["data"]["refresh"].is_object());
+        conn.close().await.ok();
+    }
+
+    async fn a_token_is_spent_once_even_by_concurrent_transactions(db: Db) {
+        let Some(app) = spawn_app(db).await else {
+            return;
+        };
+        let reg = app.register(&unique_email("spend")).await;
+        let conn = Database::connect(&app.db_url).await.unwrap();
+        let user = user_id(&conn, reg["refreshToken"].as_str().unwrap()).await;
+        let (id, _) = a_token(&conn, user, Duration::hours(1)).await;
+        let spend = |conn: DatabaseConnection| async move {
+            let txn = conn.begin().await.unwrap();
+            let won = db::refresh_tokens::spend(&txn, id, Uuid::new_v4(), Utc::now())
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+            won
+        };
+        let (a, b) = tokio::join!(spend(conn.clone()), spend(conn.clone()));
+        let mut results = [a, b];
+        results.sort();
+        assert_eq!(results, [false, true]);
+        assert!(!spend(conn.clone()).await, "a spent token stays spent");
         conn.close().await.ok();
     }
 }

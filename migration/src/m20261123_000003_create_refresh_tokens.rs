@@ -1,6 +1,8 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000001_create_users::Users;
+use crate::{
+    m20261123_000001_create_users::Users, m20261123_000002_create_token_families::TokenFamilies,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -13,14 +15,20 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(RefreshTokens::Table)
                     .col(pk_uuid(RefreshTokens::Id))
-                    .col(integer(RefreshTokens::UserId))
                     .col(uuid(RefreshTokens::FamilyId))
+                    .col(integer(RefreshTokens::UserId))
                     .col(string_len_uniq(RefreshTokens::TokenHash, 64))
                     .col(timestamp_with_time_zone(RefreshTokens::ExpiresAt))
                     .col(timestamp_with_time_zone(RefreshTokens::CreatedAt))
                     .col(timestamp_with_time_zone_null(RefreshTokens::UsedAt))
                     .col(uuid_null(RefreshTokens::ReplacedBy))
-                    .col(timestamp_with_time_zone_null(RefreshTokens::RevokedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_refresh_tokens_family")
+                            .from(RefreshTokens::Table, RefreshTokens::FamilyId)
+                            .to(TokenFamilies::Table, TokenFamilies::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_refresh_tokens_user")
@@ -31,7 +39,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Revoking a family and listing a user's sessions both filter on these.
         manager
             .create_index(
                 Index::create()
@@ -41,12 +48,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Pruning deletes by expiry.
         manager
             .create_index(
                 Index::create()
-                    .name("idx_refresh_tokens_user")
+                    .name("idx_refresh_tokens_expires_at")
                     .table(RefreshTokens::Table)
-                    .col(RefreshTokens::UserId)
+                    .col(RefreshTokens::ExpiresAt)
                     .to_owned(),
             )
             .await
@@ -63,12 +71,11 @@ impl MigrationTrait for Migration {
 enum RefreshTokens {
     Table,
     Id,
-    UserId,
     FamilyId,
+    UserId,
     TokenHash,
     ExpiresAt,
     CreatedAt,
     UsedAt,
     ReplacedBy,
-    RevokedAt,
 }
