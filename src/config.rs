@@ -6,6 +6,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use rand::RngCore;
 
+use crate::domain::access::{AccessPolicy, PastDuePolicy};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -74,6 +76,7 @@ pub struct Config {
     pub max_query_complexity: usize,
     /// Largest accepted `/graphql` body.
     pub max_body_bytes: usize,
+    pub access_policy: AccessPolicy,
 }
 
 /// By hand, so that the database password cannot reach a log through `{:?}`.
@@ -100,6 +103,7 @@ impl fmt::Debug for Config {
             .field("max_query_depth", &self.max_query_depth)
             .field("max_query_complexity", &self.max_query_complexity)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("access_policy", &self.access_policy)
             .finish()
     }
 }
@@ -238,6 +242,19 @@ impl Config {
             max_query_depth: usize::try_from(positive("ENTITLE_MAX_QUERY_DEPTH", 15)?)?,
             max_query_complexity: usize::try_from(positive("ENTITLE_MAX_QUERY_COMPLEXITY", 500)?)?,
             max_body_bytes: usize::try_from(positive("ENTITLE_MAX_BODY_BYTES", 256 * 1024)?)?,
+            access_policy: AccessPolicy {
+                past_due: match var("ENTITLE_PAST_DUE_POLICY").as_deref().map(str::trim) {
+                    None | Some("until_period_end") => PastDuePolicy::UntilPeriodEnd,
+                    Some("revoke") => PastDuePolicy::Revoke,
+                    Some(other) => bail!(
+                        "ENTITLE_PAST_DUE_POLICY must be `until_period_end` or `revoke`, not `{other}`"
+                    ),
+                },
+                renewal_grace: chrono::Duration::seconds(
+                    i64::try_from(parse_u64("ENTITLE_RENEWAL_GRACE_SECS", 24 * 3600)?)
+                        .context("ENTITLE_RENEWAL_GRACE_SECS is too large")?,
+                ),
+            },
         })
     }
 }
@@ -312,6 +329,8 @@ mod tests {
             ("ENTITLE_ACCESS_TOKEN_TTL_SECS", "0"),
             ("ENTITLE_GRAPHIQL", "maybe"),
             ("ENTITLE_CORS_ORIGINS", "example.com"),
+            ("ENTITLE_PAST_DUE_POLICY", "sometimes"),
+            ("ENTITLE_RENEWAL_GRACE_SECS", "-1"),
         ] {
             let err = format!("{:#}", parse(&[(key, value)]).unwrap_err());
             assert!(err.contains(key), "{key}={value}: {err}");

@@ -2,11 +2,13 @@
 //! schema; these types mirror it.
 
 pub mod refresh_tokens;
+pub mod subscriptions;
 pub mod token_families;
 pub mod users;
 
 pub mod prelude {
     pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::subscriptions::Entity as Subscriptions;
     pub use super::token_families::Entity as TokenFamilies;
     pub use super::users::Entity as Users;
 }

@@ -25,6 +25,14 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::token_families::Entity")]
     TokenFamilies,
+    #[sea_orm(has_many = "super::subscriptions::Entity")]
+    Subscriptions,
+}
+
+impl Related<super::subscriptions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscriptions.def()
+    }
 }
 
 impl Related<super::token_families::Entity> for Entity {

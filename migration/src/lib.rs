@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_users;
 mod m20261123_000002_create_token_families;
 mod m20261123_000003_create_refresh_tokens;
+mod m20261123_000004_create_subscriptions;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_users::Migration),
             Box::new(m20261123_000002_create_token_families::Migration),
             Box::new(m20261123_000003_create_refresh_tokens::Migration),
+            Box::new(m20261123_000004_create_subscriptions::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! so it runs on the pool or inside a transaction alike.
 
 pub mod refresh_tokens;
+pub mod subscriptions;
 pub mod token_families;
 pub mod users;
 

@@ -1,5 +1,6 @@
 //! Pure rules and typed values: no I/O here, so everything is table-tested.
 
+pub mod access;
 pub mod catalog;
 pub mod email;
 pub mod password;

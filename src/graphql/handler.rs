@@ -31,7 +31,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{RequestMeta, loaders::Loaders, schema::Executed};
+use super::{RequestMeta, loaders::Loaders, schema::Executed, viewer::AccessCache};
 use crate::{app::AppState, auth::Caller, error::code};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,6 +348,7 @@ async fn execute(
     let mut request = Request::new(params.query)
         .data(meta)
         .data(Loaders::new(&state.db))
+        .data(AccessCache::default())
         .data(executed.clone());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);

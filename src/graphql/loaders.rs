@@ -26,12 +26,33 @@ impl Loader<Uuid> for UserLoader {
 
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
+    pub subscriptions: DataLoader<SubscriptionLoader>,
 }
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
             users: DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn),
+            subscriptions: DataLoader::new(SubscriptionLoader { db: db.clone() }, tokio::spawn),
         }
+    }
+}
+
+/// Every subscription of a user, keyed by the user's public id.
+pub struct SubscriptionLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for SubscriptionLoader {
+    type Value = Vec<entity::subscriptions::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut found = db::subscriptions::by_user_pids(&self.db, keys).await?;
+        // A user without subscriptions is a loaded empty list, not a miss.
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(k).unwrap_or_default()))
+            .collect())
     }
 }

@@ -49,6 +49,7 @@ pub fn build_schema(deps: SchemaDeps, config: &Config) -> EntitleSchema {
         .data(deps.db)
         .data(deps.accounts)
         .data(deps.catalog)
+        .data(config.access_policy)
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(32)

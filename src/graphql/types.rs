@@ -52,6 +52,8 @@ pub struct BillingSubscription {
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub trial_end: Option<DateTime<Utc>>,
+    /// Whether it grants its plan right now (by status, period and policy).
+    pub grants_access: bool,
 }
 
 #[derive(SimpleObject, Clone)]

@@ -1,8 +1,12 @@
-//! Queries about the caller: `me`, `subscription`, `entitlements`.
+//! Queries about the caller: `me`, `subscription`, `entitlements`, and the
+//! per-request resolution of what the caller may do, which guards share.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, ID, Object};
+use chrono::Utc;
+use entity::subscriptions;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
@@ -12,7 +16,12 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    domain::Catalog,
+    domain::{
+        Catalog,
+        access::{AccessPolicy, Candidate, Decision, SubscriptionFacts, pick},
+        catalog::Plan,
+        subscription::SubscriptionStatus,
+    },
     error::{ApiError, ApiResult},
 };
 
@@ -27,6 +36,97 @@ pub fn viewer(ctx: &Context<'_>) -> ApiResult<Option<Uuid>> {
         Caller::Anonymous => Ok(None),
         Caller::User(user) => Ok(Some(user.id)),
         Caller::InvalidToken => Err(ApiError::Unauthenticated("invalid or expired access token")),
+    }
+}
+
+/// What the caller may do now, and why.
+pub struct ViewerAccess {
+    pub plan: Plan,
+    pub subscription: Option<(subscriptions::Model, Decision)>,
+}
+
+/// Memoises [`ViewerAccess`] for one HTTP request, so a query with several
+/// guarded fields reads the database once. (Absent on WebSocket connections,
+/// whose data lives as long as the connection.)
+#[derive(Default)]
+pub struct AccessCache(OnceCell<Arc<ViewerAccess>>);
+
+fn facts(s: &subscriptions::Model) -> Option<SubscriptionFacts> {
+    Some(SubscriptionFacts {
+        status: SubscriptionStatus::from_stripe(&s.status)?,
+        current_period_end: s.current_period_end,
+        trial_end: s.trial_end,
+        cancel_at_period_end: s.cancel_at_period_end,
+    })
+}
+
+async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAccess> {
+    let catalog = ctx.data_unchecked::<Arc<Catalog>>();
+    let free = catalog.free_plan().clone();
+    let Some(user) = user else {
+        return Ok(ViewerAccess {
+            plan: free,
+            subscription: None,
+        });
+    };
+    let subs = ctx
+        .data_unchecked::<Loaders>()
+        .subscriptions
+        .load_one(user)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load subscriptions")))?
+        .unwrap_or_default();
+    // Rows with a status we do not know (a newer API version) are left out.
+    let known: Vec<(&subscriptions::Model, SubscriptionFacts)> = subs
+        .iter()
+        .filter_map(|s| facts(s).map(|f| (s, f)))
+        .collect();
+    let candidates: Vec<Candidate<'_>> = known
+        .iter()
+        .map(|(s, f)| Candidate {
+            facts: *f,
+            price_id: &s.price_id,
+            updated_at: s.updated_at,
+        })
+        .collect();
+    let policy = ctx.data_unchecked::<AccessPolicy>();
+    let picked = pick(
+        &candidates,
+        |price| catalog.plan_for_price(price).is_some(),
+        Utc::now(),
+        policy,
+    );
+    Ok(match picked {
+        None => ViewerAccess {
+            plan: free,
+            subscription: None,
+        },
+        Some((i, decision)) => {
+            let sub = known[i].0;
+            let plan = match decision {
+                Decision::Plan { .. } => catalog
+                    .plan_for_price(&sub.price_id)
+                    .map_or(free, |(p, _)| p.clone()),
+                Decision::Free(_) => free,
+            };
+            ViewerAccess {
+                plan,
+                subscription: Some((sub.clone(), decision)),
+            }
+        }
+    })
+}
+
+/// The caller's access, resolved once per request.
+pub async fn viewer_access(ctx: &Context<'_>) -> ApiResult<Arc<ViewerAccess>> {
+    let user = viewer(ctx)?;
+    match ctx.data_opt::<AccessCache>() {
+        Some(cache) => cache
+            .0
+            .get_or_try_init(|| async { resolve(ctx, user).await.map(Arc::new) })
+            .await
+            .cloned(),
+        None => resolve(ctx, user).await.map(Arc::new),
     }
 }
 
@@ -49,22 +149,33 @@ impl ViewerQuery {
         Ok(user.as_ref().map(User::from))
     }
 
-    /// The caller's current subscription; null when anonymous or not subscribed.
+    /// The caller's current subscription: the one that grants access, else
+    /// the most recent; null when anonymous or never subscribed.
     async fn subscription(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<BillingSubscription>> {
-        // Billing (checkout and webhooks) is not built yet, so no user has a
-        // subscription row to show.
-        viewer(ctx)?;
-        Ok(None)
+        let access = viewer_access(ctx).await?;
+        let catalog = ctx.data_unchecked::<Arc<Catalog>>();
+        Ok(access.subscription.as_ref().and_then(|(s, decision)| {
+            let status = SubscriptionStatus::from_stripe(&s.status)?;
+            let priced = catalog.plan_for_price(&s.price_id);
+            Some(BillingSubscription {
+                id: ID(s.stripe_subscription_id.clone()),
+                status,
+                plan: priced.map_or_else(|| "unknown".to_owned(), |(p, _)| p.name.clone()),
+                interval: priced.map(|(_, i)| i),
+                current_period_end: s.current_period_end,
+                cancel_at_period_end: s.cancel_at_period_end,
+                trial_end: s.trial_end,
+                grants_access: decision.grants_plan(),
+            })
+        }))
     }
 
     /// What the caller may use now: the free plan's features and limits for
-    /// anonymous and unsubscribed callers.
+    /// anonymous callers and for those without a subscription that grants access.
     async fn entitlements(&self, ctx: &Context<'_>) -> async_graphql::Result<Entitlements> {
-        viewer(ctx)?;
-        let catalog = ctx.data_unchecked::<Arc<Catalog>>();
-        Ok(Entitlements::from(catalog.free_plan()))
+        Ok(Entitlements::from(&viewer_access(ctx).await?.plan))
     }
 }

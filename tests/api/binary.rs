@@ -70,8 +70,9 @@ fn migrate_lists_applies_and_reverts_migrations() {
     // Nothing listens there: the healthcheck fails.
     assert!(
         !entitle(&["healthcheck"], &[("ENTITLE_BIND", "127.0.0.1:9")])
-            .status()
+            .output()
             .unwrap()
+            .status
             .success()
     );
     let before = status(&mut entitle(&["migrate", "status"], &env));

@@ -1,0 +1,65 @@
+use std::collections::HashMap;
+
+use entity::{subscriptions, users};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+/// Every subscription of each of the users (by public id), in one query.
+pub async fn by_user_pids(
+    db: &impl ConnectionTrait,
+    pids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<subscriptions::Model>>, DbErr> {
+    let rows = subscriptions::Entity::find()
+        .find_also_related(users::Entity)
+        .filter(users::Column::Pid.is_in(pids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut out: HashMap<Uuid, Vec<subscriptions::Model>> = HashMap::new();
+    for (sub, user) in rows {
+        if let Some(user) = user {
+            out.entry(user.pid).or_default().push(sub);
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts or replaces the row of one Stripe subscription (keyed by its Stripe id).
+pub async fn upsert(db: &impl ConnectionTrait, row: subscriptions::Model) -> Result<(), DbErr> {
+    use sea_orm::{ActiveValue::Set, sea_query::OnConflict};
+    let active = subscriptions::ActiveModel {
+        id: Set(row.id),
+        user_id: Set(row.user_id),
+        stripe_subscription_id: Set(row.stripe_subscription_id),
+        stripe_customer_id: Set(row.stripe_customer_id),
+        status: Set(row.status),
+        price_id: Set(row.price_id),
+        current_period_start: Set(row.current_period_start),
+        current_period_end: Set(row.current_period_end),
+        trial_end: Set(row.trial_end),
+        cancel_at_period_end: Set(row.cancel_at_period_end),
+        canceled_at: Set(row.canceled_at),
+        created_at: Set(row.created_at),
+        updated_at: Set(row.updated_at),
+        synced_at: Set(row.synced_at),
+    };
+    use subscriptions::Column as C;
+    subscriptions::Entity::insert(active)
+        .on_conflict(
+            OnConflict::column(C::StripeSubscriptionId)
+                .update_columns([
+                    C::Status,
+                    C::PriceId,
+                    C::CurrentPeriodStart,
+                    C::CurrentPeriodEnd,
+                    C::TrialEnd,
+                    C::CancelAtPeriodEnd,
+                    C::CanceledAt,
+                    C::UpdatedAt,
+                    C::SyncedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}

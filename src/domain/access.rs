@@ -1,0 +1,296 @@
+//! The one rule that decides whether a subscription grants its plan right
+//! now. Guards, `entitlements` and `subscription` all go through `decide`, and
+//! it reads the clock it is given: a period that has ended loses access at
+//! request time, whether or not a webhook ever says so.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::subscription::SubscriptionStatus;
+
+/// What happens while a renewal payment is failing (`past_due`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PastDuePolicy {
+    /// Keep the plan until the current period ends (Stripe retries meanwhile).
+    UntilPeriodEnd,
+    /// Drop to the free plan at the first failed payment.
+    Revoke,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessPolicy {
+    pub past_due: PastDuePolicy,
+    /// How long a renewing (`active` or `trialing`, not cancelling)
+    /// subscription keeps access past its period end while we wait to hear of
+    /// the renewal. A subscription set to cancel gets none.
+    pub renewal_grace: Duration,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        Self {
+            past_due: PastDuePolicy::UntilPeriodEnd,
+            renewal_grace: Duration::hours(24),
+        }
+    }
+}
+
+/// The facts of one subscription that access depends on, as last synced from Stripe.
+#[derive(Clone, Copy, Debug)]
+pub struct SubscriptionFacts {
+    pub status: SubscriptionStatus,
+    pub current_period_end: Option<DateTime<Utc>>,
+    pub trial_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeReason {
+    NoSubscription,
+    /// The status grants nothing (`canceled`, `unpaid`, `paused`, `incomplete*`,
+    /// or `past_due` under `PastDuePolicy::Revoke`).
+    Status(SubscriptionStatus),
+    PeriodEnded,
+    TrialEnded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The subscription's plan applies, until `until` when known.
+    Plan {
+        until: Option<DateTime<Utc>>,
+    },
+    Free(FreeReason),
+}
+
+impl Decision {
+    pub fn grants_plan(self) -> bool {
+        matches!(self, Decision::Plan { .. })
+    }
+}
+
+pub fn decide(
+    sub: Option<&SubscriptionFacts>,
+    now: DateTime<Utc>,
+    policy: &AccessPolicy,
+) -> Decision {
+    use SubscriptionStatus::*;
+    let Some(sub) = sub else {
+        return Decision::Free(FreeReason::NoSubscription);
+    };
+    let grace = if sub.cancel_at_period_end {
+        Duration::zero()
+    } else {
+        policy.renewal_grace
+    };
+    let (end, ended) = match sub.status {
+        Trialing => (
+            sub.trial_end.or(sub.current_period_end).map(|e| e + grace),
+            FreeReason::TrialEnded,
+        ),
+        Active => (
+            sub.current_period_end.map(|e| e + grace),
+            FreeReason::PeriodEnded,
+        ),
+        PastDue if policy.past_due == PastDuePolicy::UntilPeriodEnd => {
+            // Already failing to renew: no grace beyond the period.
+            (sub.current_period_end, FreeReason::PeriodEnded)
+        }
+        status => return Decision::Free(FreeReason::Status(status)),
+    };
+    match end {
+        Some(until) if now >= until => Decision::Free(ended),
+        until => Decision::Plan { until },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SubscriptionStatus::*;
+
+    fn t(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
+    }
+
+    fn facts(
+        status: SubscriptionStatus,
+        period_end: i64,
+        trial_end: Option<i64>,
+        cancel: bool,
+    ) -> SubscriptionFacts {
+        SubscriptionFacts {
+            status,
+            current_period_end: Some(t(period_end)),
+            trial_end: trial_end.map(t),
+            cancel_at_period_end: cancel,
+        }
+    }
+
+    #[test]
+    fn every_status_before_the_period_ends() {
+        let policy = AccessPolicy::default();
+        let now = t(0);
+        let cases = [
+            (Trialing, true),
+            (Active, true),
+            (PastDue, true),
+            (Unpaid, false),
+            (Canceled, false),
+            (Incomplete, false),
+            (IncompleteExpired, false),
+            (Paused, false),
+        ];
+        assert_eq!(cases.len(), SubscriptionStatus::ALL.len());
+        for (status, paid) in cases {
+            let d = decide(Some(&facts(status, 24, Some(24), false)), now, &policy);
+            assert_eq!(d.grants_plan(), paid, "{status:?}: {d:?}");
+            if !paid {
+                assert_eq!(d, Decision::Free(FreeReason::Status(status)));
+            }
+        }
+        assert_eq!(
+            decide(None, now, &policy),
+            Decision::Free(FreeReason::NoSubscription)
+        );
+    }
+
+    #[test]
+    fn the_time_edges() {
+        let policy = AccessPolicy::default();
+        let grace = policy.renewal_grace.num_hours();
+        // (facts, now in hours, grants the plan)
+        let cases = [
+            // Cancelling at period end: exactly until the end, not a second more.
+            (facts(Active, 10, None, true), 9, true),
+            (facts(Active, 10, None, true), 10, false),
+            (facts(Active, 10, None, true), 11, false),
+            // Renewing: the grace covers a late renewal webhook, then it ends.
+            (facts(Active, 10, None, false), 10, true),
+            (facts(Active, 10, None, false), 10 + grace - 1, true),
+            (facts(Active, 10, None, false), 10 + grace, false),
+            // past_due keeps the plan until the period ends, with no grace.
+            (facts(PastDue, 10, None, false), 9, true),
+            (facts(PastDue, 10, None, false), 10, false),
+            // A trial runs to trial_end; a cancelled trial stops there.
+            (facts(Trialing, 100, Some(10), true), 9, true),
+            (facts(Trialing, 100, Some(10), true), 10, false),
+            (facts(Trialing, 100, Some(10), false), 10 + grace - 1, true),
+            (facts(Trialing, 100, Some(10), false), 10 + grace, false),
+            // Canceled is free even inside a period that has not ended.
+            (facts(Canceled, 100, None, false), 0, false),
+        ];
+        for (sub, now, paid) in cases {
+            let d = decide(Some(&sub), t(now), &policy);
+            assert_eq!(d.grants_plan(), paid, "{sub:?} at {now}h: {d:?}");
+        }
+        let ended = decide(Some(&facts(Active, 10, None, true)), t(10), &policy);
+        assert_eq!(ended, Decision::Free(FreeReason::PeriodEnded));
+        let trial = decide(Some(&facts(Trialing, 100, Some(10), true)), t(10), &policy);
+        assert_eq!(trial, Decision::Free(FreeReason::TrialEnded));
+    }
+
+    #[test]
+    fn past_due_can_revoke_at_once() {
+        let policy = AccessPolicy {
+            past_due: PastDuePolicy::Revoke,
+            ..AccessPolicy::default()
+        };
+        let d = decide(Some(&facts(PastDue, 24, None, false)), t(0), &policy);
+        assert_eq!(d, Decision::Free(FreeReason::Status(PastDue)));
+    }
+
+    #[test]
+    fn a_subscription_without_a_known_end_grants_its_plan() {
+        let sub = SubscriptionFacts {
+            status: Active,
+            current_period_end: None,
+            trial_end: None,
+            cancel_at_period_end: false,
+        };
+        assert_eq!(
+            decide(Some(&sub), t(0), &AccessPolicy::default()),
+            Decision::Plan { until: None }
+        );
+    }
+}
+
+/// One stored subscription, as `pick` needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub facts: SubscriptionFacts,
+    pub price_id: &'a str,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which of a user's subscriptions is current, and whether it grants its plan
+/// now: the granting one that runs longest; else the most recently updated.
+/// A subscription whose price is not in the catalogue grants nothing.
+pub fn pick(
+    subs: &[Candidate<'_>],
+    is_known_price: impl Fn(&str) -> bool,
+    now: DateTime<Utc>,
+    policy: &AccessPolicy,
+) -> Option<(usize, Decision)> {
+    let decided = subs.iter().enumerate().map(|(i, c)| {
+        let d = decide(Some(&c.facts), now, policy);
+        let d = if d.grants_plan() && !is_known_price(c.price_id) {
+            Decision::Free(FreeReason::Status(c.facts.status))
+        } else {
+            d
+        };
+        (i, d)
+    });
+    let granting = decided
+        .clone()
+        .filter(|(_, d)| d.grants_plan())
+        .max_by_key(|(i, d)| match d {
+            Decision::Plan { until } => (until.is_none(), *until, subs[*i].updated_at),
+            Decision::Free(_) => (false, None, subs[*i].updated_at),
+        });
+    granting.or_else(|| decided.max_by_key(|(i, _)| subs[*i].updated_at))
+}
+
+#[cfg(test)]
+mod pick_tests {
+    use super::*;
+    use SubscriptionStatus::*;
+
+    fn t(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
+    }
+
+    fn c(status: SubscriptionStatus, end: i64, updated: i64, price: &str) -> Candidate<'_> {
+        Candidate {
+            facts: SubscriptionFacts {
+                status,
+                current_period_end: Some(t(end)),
+                trial_end: None,
+                cancel_at_period_end: true,
+            },
+            price_id: price,
+            updated_at: t(updated),
+        }
+    }
+
+    #[test]
+    fn the_current_subscription_is_the_one_that_grants_longest_else_the_newest() {
+        let known = |p: &str| p != "price_gone";
+        let p = AccessPolicy::default();
+        assert_eq!(pick(&[], known, t(0), &p), None);
+        // A newer canceled one does not hide an older active one.
+        let subs = [c(Active, 10, 0, "price_a"), c(Canceled, 20, 5, "price_b")];
+        assert_eq!(pick(&subs, known, t(1), &p).map(|(i, _)| i), Some(0));
+        // Two granting: the one that runs longer.
+        let subs = [c(Active, 10, 9, "price_a"), c(Trialing, 30, 0, "price_b")];
+        assert_eq!(pick(&subs, known, t(1), &p).map(|(i, _)| i), Some(1));
+        // None granting: the newest, with the reason it grants nothing.
+        let subs = [c(Canceled, 10, 1, "price_a"), c(Unpaid, 10, 7, "price_b")];
+        assert_eq!(
+            pick(&subs, known, t(1), &p),
+            Some((1, Decision::Free(FreeReason::Status(Unpaid))))
+        );
+        // An unknown price grants nothing, whatever the status.
+        let subs = [c(Active, 10, 0, "price_gone")];
+        assert!(!pick(&subs, known, t(1), &p).unwrap().1.grants_plan());
+    }
+}
