@@ -10,6 +10,7 @@ pub mod code {
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const ENTITLEMENT_REQUIRED: &str = "ENTITLEMENT_REQUIRED";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL";
 }
@@ -27,10 +28,26 @@ pub enum ApiError {
         message: String,
     },
     Conflict(&'static str),
+    /// The caller's plan lacks a feature, or is at a limit. `plans` are the
+    /// plans that would allow it, for an upgrade prompt.
+    EntitlementRequired {
+        need: Entitlement,
+        plans: Vec<String>,
+    },
     RateLimited {
         retry_after_secs: u64,
     },
     Internal(anyhow::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entitlement {
+    Feature(&'static str),
+    /// More of a plan limit than the plan allows (`max`).
+    Limit {
+        name: &'static str,
+        max: u32,
+    },
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -52,6 +69,12 @@ impl ApiError {
         match self {
             Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => (*m).to_owned(),
             Self::BadUserInput { message, .. } => message.clone(),
+            Self::EntitlementRequired { need, .. } => match need {
+                Entitlement::Feature(f) => format!("your plan does not include `{f}`"),
+                Entitlement::Limit { name, max } => {
+                    format!("your plan allows at most {max} of `{name}`")
+                }
+            },
             Self::RateLimited { retry_after_secs } => {
                 format!("too many attempts; retry in {retry_after_secs} s")
             }
@@ -65,6 +88,7 @@ impl ApiError {
             Self::Forbidden(_) => code::FORBIDDEN,
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,
             Self::Conflict(_) => code::CONFLICT,
+            Self::EntitlementRequired { .. } => code::ENTITLEMENT_REQUIRED,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Internal(_) => code::INTERNAL,
         }
@@ -90,6 +114,16 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::BadUserInput { field, .. } => ext.set("field", *field),
                 ApiError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
+                }
+                ApiError::EntitlementRequired { need, plans } => {
+                    match need {
+                        Entitlement::Feature(f) => ext.set("feature", *f),
+                        Entitlement::Limit { name, max } => {
+                            ext.set("limit", *name);
+                            ext.set("max", *max);
+                        }
+                    }
+                    ext.set("plans", plans.clone());
                 }
                 _ => {}
             }

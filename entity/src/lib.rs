@@ -1,12 +1,14 @@
 //! SeaORM entities, one module a table. Only the `migration` crate changes the
 //! schema; these types mirror it.
 
+pub mod api_keys;
 pub mod refresh_tokens;
 pub mod subscriptions;
 pub mod token_families;
 pub mod users;
 
 pub mod prelude {
+    pub use super::api_keys::Entity as ApiKeys;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::subscriptions::Entity as Subscriptions;
     pub use super::token_families::Entity as TokenFamilies;

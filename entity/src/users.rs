@@ -27,6 +27,14 @@ pub enum Relation {
     TokenFamilies,
     #[sea_orm(has_many = "super::subscriptions::Entity")]
     Subscriptions,
+    #[sea_orm(has_many = "super::api_keys::Entity")]
+    ApiKeys,
+}
+
+impl Related<super::api_keys::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApiKeys.def()
+    }
 }
 
 impl Related<super::subscriptions::Entity> for Entity {

@@ -7,6 +7,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_token_families;
 mod m20261123_000003_create_refresh_tokens;
 mod m20261123_000004_create_subscriptions;
+mod m20261123_000005_create_api_keys;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_token_families::Migration),
             Box::new(m20261123_000003_create_refresh_tokens::Migration),
             Box::new(m20261123_000004_create_subscriptions::Migration),
+            Box::new(m20261123_000005_create_api_keys::Migration),
         ]
     }
 }

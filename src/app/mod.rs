@@ -17,7 +17,7 @@ use crate::{
     config::Config,
     db,
     domain::Catalog,
-    graphql::{build_schema, schema::SchemaDeps},
+    graphql::{api_keys, build_schema, guards, schema::SchemaDeps},
 };
 
 pub struct Application {
@@ -29,7 +29,14 @@ impl Application {
     /// Loads the catalogue, connects to the database, applies migrations when
     /// configured to, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let catalog = Arc::new(Catalog::load(&config.plans_path)?);
+        let catalog = Catalog::load(&config.plans_path)?;
+        catalog
+            .check_requirements(
+                guards::GUARDED_FEATURES,
+                &[(guards::API_ACCESS, api_keys::API_KEYS_LIMIT)],
+            )
+            .map_err(|e| anyhow::anyhow!("plans file {}: {e}", config.plans_path.display()))?;
+        let catalog = Arc::new(catalog);
         let conn = db::connect(&config.database_url, config.db_max_connections).await?;
         if config.migrate_on_start {
             Migrator::up(&conn, None)

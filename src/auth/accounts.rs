@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::{
     jwt::JwtKeys,
+    opaque,
     password::PasswordHasherPool,
     rate_limit::{RateLimiter, client_key},
-    refresh,
 };
 use crate::{
     config::Config,
@@ -130,7 +130,7 @@ impl Accounts {
         let now = Utc::now();
         let expires_at = now + self.inner.refresh_ttl;
         let family = Uuid::new_v4();
-        let refresh_token = refresh::generate();
+        let refresh_token = opaque::generate();
         let txn = self.inner.db.begin().await?;
         db::token_families::insert(&txn, family, user.id, now, expires_at).await?;
         db::refresh_tokens::insert(
@@ -139,7 +139,7 @@ impl Accounts {
                 id: Uuid::new_v4(),
                 family_id: family,
                 user_id: user.id,
-                token_hash: refresh::hash(&refresh_token),
+                token_hash: opaque::hash(&refresh_token),
                 expires_at,
             },
             now,
@@ -167,7 +167,7 @@ impl Accounts {
             .map_err(limited)?;
         let db = &self.inner.db;
         let now = Utc::now();
-        let Some(old) = db::refresh_tokens::by_hash(db, &refresh::hash(token)).await? else {
+        let Some(old) = db::refresh_tokens::by_hash(db, &opaque::hash(token)).await? else {
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         };
         self.inner
@@ -181,7 +181,7 @@ impl Accounts {
             self.revoke_on_reuse(&old, now).await?;
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         }
-        let new_token = refresh::generate();
+        let new_token = opaque::generate();
         let new_id = Uuid::new_v4();
         let expires_at = now + self.inner.refresh_ttl;
 
@@ -205,7 +205,7 @@ impl Accounts {
                 id: new_id,
                 family_id: old.family_id,
                 user_id: old.user_id,
-                token_hash: refresh::hash(&new_token),
+                token_hash: opaque::hash(&new_token),
                 expires_at,
             },
             now,
@@ -233,7 +233,7 @@ impl Accounts {
     /// logging out twice is fine, and the answer tells nothing about the token.
     pub async fn logout(&self, token: &str) -> ApiResult<()> {
         let db = &self.inner.db;
-        if let Some(t) = db::refresh_tokens::by_hash(db, &refresh::hash(token)).await? {
+        if let Some(t) = db::refresh_tokens::by_hash(db, &opaque::hash(token)).await? {
             db::token_families::revoke(db, t.family_id, Utc::now()).await?;
         }
         Ok(())

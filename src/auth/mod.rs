@@ -3,9 +3,9 @@
 
 pub mod accounts;
 pub mod jwt;
+pub mod opaque;
 pub mod password;
 pub mod rate_limit;
-pub mod refresh;
 
 pub use accounts::Accounts;
 pub use jwt::{AuthUser, Caller, JwtKeys};

@@ -204,6 +204,39 @@ impl Catalog {
         }
     }
 
+    /// Checks the catalogue against what the code needs: every feature that a
+    /// guard requires is granted by some plan, and every plan granting a
+    /// feature sets the limits that cap it (`(feature, limit)` pairs).
+    pub fn check_requirements(
+        &self,
+        guarded: &[&str],
+        capped_by: &[(&str, &str)],
+    ) -> Result<(), CatalogError> {
+        let mut problems = Vec::new();
+        for feature in guarded {
+            if self.plans_with_feature(feature).next().is_none() {
+                problems.push(format!(
+                    "feature `{feature}` is required by the API but no plan grants it"
+                ));
+            }
+        }
+        for (feature, limit) in capped_by {
+            for plan in self.plans_with_feature(feature) {
+                if !plan.limits.contains_key(*limit) {
+                    problems.push(format!(
+                        "plan `{}` grants `{feature}` but sets no `{limit}` limit",
+                        plan.name
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError { problems })
+        }
+    }
+
     pub fn plans(&self) -> &[Plan] {
         &self.plans
     }
@@ -304,6 +337,33 @@ mod tests {
                 "for {text:?}: wanted {want:?} in {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_catalogue_must_grant_what_the_api_guards() {
+        let c = Catalog::parse(SHIPPED).unwrap();
+        c.check_requirements(&["api_access"], &[("api_access", "api_keys")])
+            .unwrap();
+        let err = c
+            .check_requirements(&["time_travel"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("feature `time_travel` is required by the API but no plan grants it"),
+            "{err}"
+        );
+        let c = Catalog::parse(
+            "[[plans]]\nname = \"free\"\n[[plans]]\nname = \"pro\"\nfeatures = [\"api_access\"]\nprices = { monthly = \"p\" }",
+        )
+        .unwrap();
+        let err = c
+            .check_requirements(&["api_access"], &[("api_access", "api_keys")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("plan `pro` grants `api_access` but sets no `api_keys` limit"),
+            "{err}"
+        );
     }
 
     #[test]

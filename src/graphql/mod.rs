@@ -2,7 +2,9 @@
 //! resolvers, split by domain.
 
 pub mod account;
+pub mod api_keys;
 pub mod catalog;
+pub mod guards;
 pub mod handler;
 pub mod loaders;
 pub mod schema;

@@ -12,16 +12,21 @@ use async_graphql::{
 };
 use sea_orm::DatabaseConnection;
 
-use super::{account::AccountMutation, catalog::CatalogQuery, viewer::ViewerQuery};
+use super::{
+    account::AccountMutation,
+    api_keys::{ApiKeyMutation, ApiKeyQuery},
+    catalog::CatalogQuery,
+    viewer::ViewerQuery,
+};
 use crate::{auth::Accounts, config::Config, domain::Catalog};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ViewerQuery, CatalogQuery);
+pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountMutation);
+pub struct MutationRoot(AccountMutation, ApiKeyMutation);
 
 pub type EntitleSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

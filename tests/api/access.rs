@@ -12,7 +12,11 @@ use crate::{
     on_both_databases,
 };
 
-on_both_databases!(stored_subscriptions_grant_their_plan_while_the_rules_allow);
+on_both_databases!(
+    stored_subscriptions_grant_their_plan_while_the_rules_allow,
+    a_guarded_field_refuses_a_plan_without_its_feature,
+    api_keys_are_capped_by_the_plan_and_shown_once,
+);
 
 const QUERY: &str = "{ subscription { id status plan interval cancelAtPeriodEnd grantsAccess } entitlements { plan features } }";
 
@@ -152,4 +156,115 @@ async fn stored_subscriptions_grant_their_plan_while_the_rules_allow(db: Db) {
     let other = app.register(&unique_email("other")).await;
     let data = read(&app, other["accessToken"].as_str().unwrap()).await;
     assert!(data["subscription"].is_null());
+}
+
+const CREATE: &str = "mutation($n: String!) { createApiKey(name: $n) { secret apiKey { id name prefix createdAt } } }";
+
+async fn create_key(app: &TestApp, token: &str, name: &str) -> Value {
+    app.gql(CREATE, json!({ "n": name }), Some(token)).await
+}
+
+async fn a_guarded_field_refuses_a_plan_without_its_feature(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let anonymous = app.gql(CREATE, json!({ "n": "ci" }), None).await;
+    assert_eq!(
+        crate::helpers::error_code(&anonymous),
+        "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+
+    let reg = app.register(&unique_email("freeloader")).await;
+    let body = create_key(&app, reg["accessToken"].as_str().unwrap(), "ci").await;
+    let err = &body["errors"][0];
+    assert_eq!(err["extensions"]["code"], "ENTITLEMENT_REQUIRED", "{body}");
+    assert_eq!(err["extensions"]["feature"], "api_access");
+    assert_eq!(err["extensions"]["plans"], json!(["pro", "studio"]));
+    assert_eq!(err["path"], json!(["createApiKey"]));
+    assert!(body["data"].is_null(), "{body}");
+}
+
+async fn api_keys_are_capped_by_the_plan_and_shown_once(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let email = unique_email("builder");
+    let reg = app.register(&email).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    store(
+        &app,
+        &email,
+        "active",
+        "price_pro_monthly",
+        Duration::days(20),
+        false,
+    )
+    .await;
+
+    // pro allows 5 keys.
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let body = create_key(&app, token, &format!("key {i}")).await;
+        let created = &body["data"]["createApiKey"];
+        let secret = created["secret"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(secret.starts_with("ent_") && secret.len() > 40, "{secret}");
+        assert_eq!(created["apiKey"]["prefix"].as_str().unwrap(), &secret[..12]);
+        ids.push(created["apiKey"]["id"].as_str().unwrap().to_owned());
+    }
+    let sixth = create_key(&app, token, "one too many").await;
+    let ext = &sixth["errors"][0]["extensions"];
+    assert_eq!(ext["code"], "ENTITLEMENT_REQUIRED", "{sixth}");
+    assert_eq!(ext["limit"], "api_keys");
+    assert_eq!(ext["max"], 5);
+    assert_eq!(ext["plans"], json!(["studio"]));
+
+    // The list never shows a secret.
+    let list = app
+        .gql("{ apiKeys { id name prefix } }", json!({}), Some(token))
+        .await;
+    let keys = list["data"]["apiKeys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(keys.len(), 5);
+    assert!(!list.to_string().contains("secret"));
+
+    // Someone else cannot revoke my key; I can, and that frees a slot.
+    let other = app.register(&unique_email("intruder")).await;
+    let revoke = "mutation($id: ID!) { revokeApiKey(id: $id) }";
+    let theirs = app
+        .gql(
+            revoke,
+            json!({ "id": ids[0] }),
+            other["accessToken"].as_str(),
+        )
+        .await;
+    assert_eq!(theirs["data"]["revokeApiKey"], false, "{theirs}");
+    let mine = app.gql(revoke, json!({ "id": ids[0] }), Some(token)).await;
+    assert_eq!(mine["data"]["revokeApiKey"], true, "{mine}");
+    let again = app.gql(revoke, json!({ "id": ids[0] }), Some(token)).await;
+    assert_eq!(again["data"]["revokeApiKey"], false);
+    assert!(create_key(&app, token, "replacement").await["data"]["createApiKey"].is_object());
+
+    // After the subscription lapses, creating is refused, but listing and revoking still work.
+    store(
+        &app,
+        &email,
+        "canceled",
+        "price_pro_monthly",
+        Duration::days(20),
+        false,
+    )
+    .await;
+    let refused = create_key(&app, token, "late").await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "ENTITLEMENT_REQUIRED",
+        "{refused}"
+    );
+    let list = app.gql("{ apiKeys { id } }", json!({}), Some(token)).await;
+    assert_eq!(list["data"]["apiKeys"].as_array().unwrap().len(), 5);
+    let mine = app.gql(revoke, json!({ "id": ids[1] }), Some(token)).await;
+    assert_eq!(mine["data"]["revokeApiKey"], true);
 }

@@ -23,6 +23,48 @@ fn schema_graphql_matches_the_code() {
     assert!(generated.contains("type BillingSubscription"));
 }
 
+#[test]
+fn every_feature_the_sdl_marks_is_checked_against_the_catalogue_at_start() {
+    let sdl = entitle::graphql::sdl();
+    let mut marked: Vec<&str> = sdl
+        .split("@requiresFeature(feature: \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    marked.sort_unstable();
+    marked.dedup();
+    let mut listed = entitle::graphql::guards::GUARDED_FEATURES.to_vec();
+    listed.sort_unstable();
+    assert!(!marked.is_empty());
+    assert_eq!(
+        marked, listed,
+        "GUARDED_FEATURES must list every @requiresFeature"
+    );
+}
+
+#[tokio::test]
+async fn a_catalogue_that_does_not_grant_a_guarded_feature_stops_the_start() {
+    let dir = std::env::temp_dir().join(format!("entitle-plans-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plans = dir.join("plans.toml");
+    std::fs::write(
+        &plans,
+        "[[plans]]\nname = \"free\"\n[[plans]]\nname = \"pro\"\nfeatures = [\"advanced_analytics\"]\nprices = { monthly = \"price_x\" }\n",
+    )
+    .unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.join("e.db").display());
+    let config = crate::helpers::test_config(&db, &[("ENTITLE_PLANS", plans.to_str().unwrap())]);
+    let err = match entitle::Application::build(config).await {
+        Ok(_) => panic!("the server must refuse this catalogue"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("feature `api_access` is required by the API but no plan grants it"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 async fn health_and_readiness_answer(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;

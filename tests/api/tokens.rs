@@ -270,7 +270,7 @@ mod storage {
         db::token_families::insert(conn, family, user_id, now, now + expires_in)
             .await
             .unwrap();
-        let hash = entitle::auth::refresh::hash(&entitle::auth::refresh::generate());
+        let hash = entitle::auth::opaque::hash(&entitle::auth::opaque::generate());
         let token = NewToken {
             id: Uuid::new_v4(),
             family_id: family,
@@ -284,7 +284,7 @@ mod storage {
     }
 
     async fn user_id(conn: &DatabaseConnection, refresh_token: &str) -> i32 {
-        let hash = entitle::auth::refresh::hash(refresh_token);
+        let hash = entitle::auth::opaque::hash(refresh_token);
         db::refresh_tokens::by_hash(conn, &hash)
             .await
             .unwrap()

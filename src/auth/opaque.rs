@@ -1,5 +1,5 @@
-//! Opaque refresh tokens: 256 random bits, base64url. Only their SHA-256 is
-//! stored; a high-entropy token needs no slow hash.
+//! Opaque secrets (refresh tokens, API keys): 256 random bits, base64url.
+//! Only their SHA-256 is stored; a high-entropy secret needs no slow hash.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
