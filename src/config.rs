@@ -77,6 +77,29 @@ pub struct Config {
     /// Largest accepted `/graphql` body.
     pub max_body_bytes: usize,
     pub access_policy: AccessPolicy,
+    /// `None` when `STRIPE_SECRET_KEY` is not set: billing mutations then
+    /// answer `STRIPE_UNAVAILABLE`.
+    pub stripe: Option<StripeConfig>,
+    /// Origins (`scheme://host[:port]`) that checkout and portal may send users back to.
+    pub allowed_redirect_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    /// Where the Stripe API is: Stripe itself, or stripe-sim.
+    pub api_base: String,
+    /// Bound on each Stripe call.
+    pub timeout: Duration,
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased; `None` for anything else.
+pub fn origin_of(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
 }
 
 /// By hand, so that the database password cannot reach a log through `{:?}`.
@@ -104,6 +127,8 @@ impl fmt::Debug for Config {
             .field("max_query_complexity", &self.max_query_complexity)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("access_policy", &self.access_policy)
+            .field("stripe", &self.stripe)
+            .field("allowed_redirect_origins", &self.allowed_redirect_origins)
             .finish()
     }
 }
@@ -205,6 +230,42 @@ impl Config {
             }
         }
 
+        let stripe = match var("STRIPE_SECRET_KEY") {
+            None => None,
+            Some(key) => {
+                let key = key.trim().to_owned();
+                if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+                    bail!("STRIPE_SECRET_KEY must be a secret (sk_…) or restricted (rk_…) key");
+                }
+                let api_base =
+                    var("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com/".into());
+                if origin_of(&api_base).is_none() {
+                    bail!("STRIPE_API_BASE must be an http(s) URL, not `{api_base}`");
+                }
+                Some(StripeConfig {
+                    secret_key: Secret::new(key.into_bytes()),
+                    api_base,
+                    timeout: Duration::from_secs(positive("STRIPE_TIMEOUT_SECS", 10)?),
+                })
+            }
+        };
+        let mut allowed_redirect_origins = Vec::new();
+        for raw in var("ENTITLE_ALLOWED_REDIRECT_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+        {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            match origin_of(raw) {
+                Some(o) => allowed_redirect_origins.push(o),
+                None => bail!(
+                    "ENTITLE_ALLOWED_REDIRECT_ORIGINS: `{}` is not an http(s) origin",
+                    raw.trim()
+                ),
+            }
+        }
+
         Ok(Self {
             env,
             database_url: var("DATABASE_URL")
@@ -255,6 +316,8 @@ impl Config {
                         .context("ENTITLE_RENEWAL_GRACE_SECS is too large")?,
                 ),
             },
+            stripe,
+            allowed_redirect_origins,
         })
     }
 }
@@ -331,6 +394,8 @@ mod tests {
             ("ENTITLE_CORS_ORIGINS", "example.com"),
             ("ENTITLE_PAST_DUE_POLICY", "sometimes"),
             ("ENTITLE_RENEWAL_GRACE_SECS", "-1"),
+            ("STRIPE_SECRET_KEY", "pk_live_publishable"),
+            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", "javascript:alert(1)"),
         ] {
             let err = format!("{:#}", parse(&[(key, value)]).unwrap_err());
             assert!(err.contains(key), "{key}={value}: {err}");
@@ -338,17 +403,36 @@ mod tests {
     }
 
     #[test]
+    fn redirect_origins_are_normalised() {
+        let c = parse(&[(
+            "ENTITLE_ALLOWED_REDIRECT_ORIGINS",
+            "https://App.Example.com/, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.allowed_redirect_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(
+            origin_of("https://app.example.com:443/x?y"),
+            Some("https://app.example.com".into())
+        );
+        assert_eq!(origin_of("ftp://example.com"), None);
+        assert_eq!(origin_of("/relative"), None);
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let c = parse(&[
             ("JWT_SECRET", &"s3cr3t".repeat(8)),
             ("DATABASE_URL", "postgres://app:hunter2@db/entitle"),
+            ("STRIPE_SECRET_KEY", "sk_test_topsecretkey"),
         ])
         .unwrap();
         let printed = format!("{c:?}");
-        assert!(
-            !printed.contains("s3cr3t") && !printed.contains("hunter2"),
-            "{printed}"
-        );
+        for secret in ["s3cr3t", "hunter2", "topsecret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
         assert!(
             printed.contains("postgres://app:***@db/entitle"),
             "{printed}"

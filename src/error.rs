@@ -12,6 +12,7 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const ENTITLEMENT_REQUIRED: &str = "ENTITLEMENT_REQUIRED";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const STRIPE_UNAVAILABLE: &str = "STRIPE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -37,6 +38,9 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// Stripe did not answer, or not in time, or refused our credentials.
+    /// Retryable; the cause is logged, never sent.
+    StripeUnavailable(anyhow::Error),
     Internal(anyhow::Error),
 }
 
@@ -78,6 +82,9 @@ impl ApiError {
             Self::RateLimited { retry_after_secs } => {
                 format!("too many attempts; retry in {retry_after_secs} s")
             }
+            Self::StripeUnavailable(_) => {
+                "billing is unavailable right now; try again shortly".to_owned()
+            }
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -90,6 +97,7 @@ impl ApiError {
             Self::Conflict(_) => code::CONFLICT,
             Self::EntitlementRequired { .. } => code::ENTITLEMENT_REQUIRED,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::StripeUnavailable(_) => code::STRIPE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -103,15 +111,22 @@ impl From<sea_orm::DbErr> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(cause) = &err {
+        match &err {
             // The only place an internal cause is written down; the client gets the code.
-            tracing::error!(error = format!("{cause:#}"), "internal error");
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error")
+            }
+            ApiError::StripeUnavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "stripe unavailable")
+            }
+            _ => {}
         }
         let code = err.code();
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
             ext.set("code", code);
             match &err {
                 ApiError::BadUserInput { field, .. } => ext.set("field", *field),
+                ApiError::StripeUnavailable(_) => ext.set("retryable", true),
                 ApiError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
                 }

@@ -45,11 +45,13 @@ impl Application {
         }
         let jwt = JwtKeys::from_config(&config);
         let accounts = Accounts::new(conn.clone(), jwt.clone(), &config).await?;
+        let billing = crate::billing::Billing::new(&config, conn.clone(), catalog.clone())?;
         let schema = build_schema(
             SchemaDeps {
                 db: conn.clone(),
                 accounts,
                 catalog,
+                billing,
             },
             &config,
         );

@@ -63,3 +63,23 @@ pub async fn upsert(db: &impl ConnectionTrait, row: subscriptions::Model) -> Res
         .await?;
     Ok(())
 }
+
+pub async fn by_stripe_id(
+    db: &impl ConnectionTrait,
+    stripe_subscription_id: &str,
+) -> Result<Option<subscriptions::Model>, DbErr> {
+    subscriptions::Entity::find()
+        .filter(subscriptions::Column::StripeSubscriptionId.eq(stripe_subscription_id))
+        .one(db)
+        .await
+}
+
+pub async fn of_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+) -> Result<Vec<subscriptions::Model>, DbErr> {
+    subscriptions::Entity::find()
+        .filter(subscriptions::Column::UserId.eq(user_id))
+        .all(db)
+        .await
+}

@@ -47,3 +47,31 @@ pub async fn by_pids(db: &impl ConnectionTrait, pids: &[Uuid]) -> Result<Vec<use
         .all(db)
         .await
 }
+
+/// Records the user's Stripe customer unless one is recorded already; returns
+/// the customer id that is recorded afterwards.
+pub async fn set_stripe_customer(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    customer_id: &str,
+) -> Result<Option<String>, DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(users::Column::StripeCustomerId, Expr::value(customer_id))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::StripeCustomerId.is_null())
+        .exec(db)
+        .await?;
+    Ok(by_id(db, user_id).await?.and_then(|u| u.stripe_customer_id))
+}
+
+/// Locks the user's row until the transaction ends (PostgreSQL; SQLite
+/// serialises writers by itself).
+pub async fn lock(db: &impl ConnectionTrait, user_id: i32) -> Result<Option<users::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    users::Entity::find_by_id(user_id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}

@@ -51,7 +51,8 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
+/// The caller's account; `UNAUTHENTICATED` when anonymous.
+pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
     let pid = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
     ctx.data_unchecked::<Loaders>()
         .users

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod billing;
 pub mod catalog;
 pub mod guards;
 pub mod handler;

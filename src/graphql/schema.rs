@@ -15,6 +15,7 @@ use sea_orm::DatabaseConnection;
 use super::{
     account::AccountMutation,
     api_keys::{ApiKeyMutation, ApiKeyQuery},
+    billing::BillingMutation,
     catalog::CatalogQuery,
     viewer::ViewerQuery,
 };
@@ -26,7 +27,7 @@ pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountMutation, ApiKeyMutation);
+pub struct MutationRoot(AccountMutation, BillingMutation, ApiKeyMutation);
 
 pub type EntitleSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -47,6 +48,7 @@ pub struct SchemaDeps {
     pub db: DatabaseConnection,
     pub accounts: Accounts,
     pub catalog: Arc<Catalog>,
+    pub billing: crate::billing::Billing,
 }
 
 pub fn build_schema(deps: SchemaDeps, config: &Config) -> EntitleSchema {
@@ -54,6 +56,7 @@ pub fn build_schema(deps: SchemaDeps, config: &Config) -> EntitleSchema {
         .data(deps.db)
         .data(deps.accounts)
         .data(deps.catalog)
+        .data(deps.billing)
         .data(config.access_policy)
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)

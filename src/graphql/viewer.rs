@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, Object};
 use chrono::Utc;
 use entity::subscriptions;
 use tokio::sync::OnceCell;
@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{
     RequestMeta,
+    billing::billing_subscription,
     loaders::Loaders,
     types::{BillingSubscription, Entitlements, User},
 };
@@ -157,20 +158,10 @@ impl ViewerQuery {
     ) -> async_graphql::Result<Option<BillingSubscription>> {
         let access = viewer_access(ctx).await?;
         let catalog = ctx.data_unchecked::<Arc<Catalog>>();
-        Ok(access.subscription.as_ref().and_then(|(s, decision)| {
-            let status = SubscriptionStatus::from_stripe(&s.status)?;
-            let priced = catalog.plan_for_price(&s.price_id);
-            Some(BillingSubscription {
-                id: ID(s.stripe_subscription_id.clone()),
-                status,
-                plan: priced.map_or_else(|| "unknown".to_owned(), |(p, _)| p.name.clone()),
-                interval: priced.map(|(_, i)| i),
-                current_period_end: s.current_period_end,
-                cancel_at_period_end: s.cancel_at_period_end,
-                trial_end: s.trial_end,
-                grants_access: decision.grants_plan(),
-            })
-        }))
+        Ok(access
+            .subscription
+            .as_ref()
+            .and_then(|(s, decision)| billing_subscription(s, catalog, *decision)))
     }
 
     /// What the caller may use now: the free plan's features and limits for

@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod billing;
 mod binary;
 mod http;
 mod limits;

@@ -1,0 +1,221 @@
+//! Checkout, the customer portal, and the success-page sync.
+
+use sea_orm::{DatabaseBackend, TransactionTrait};
+use stripe::{RequestStrategy, StripeRequest};
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_checkout::{
+    CheckoutSessionMode,
+    checkout_session::{
+        CreateCheckoutSession, CreateCheckoutSessionLineItems,
+        CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
+    },
+};
+use stripe_core::customer::CreateCustomer;
+use stripe_types::Expandable;
+
+use super::{Billing, stripe_error, sync};
+use crate::{
+    db,
+    domain::{
+        catalog::Plan,
+        subscription::{BillingInterval, SubscriptionStatus},
+    },
+    error::{ApiError, ApiResult},
+};
+
+pub struct CheckoutStarted {
+    pub url: String,
+    pub session_id: String,
+}
+
+/// A subscription that still binds the customer: a new checkout would make a
+/// second one, so the portal is the way to change it.
+fn is_live(status: &str) -> bool {
+    !matches!(
+        SubscriptionStatus::from_stripe(status),
+        Some(SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired) | None
+    )
+}
+
+impl Billing {
+    pub async fn create_checkout(
+        &self,
+        user: &entity::users::Model,
+        plan: &str,
+        interval: BillingInterval,
+        success_url: &str,
+        cancel_url: &str,
+    ) -> ApiResult<CheckoutStarted> {
+        let plan: Plan = self
+            .inner
+            .catalog
+            .plan(plan)
+            .cloned()
+            .ok_or_else(|| ApiError::bad_input("plan", "no such plan"))?;
+        let price = plan.prices.get(&interval).cloned().ok_or_else(|| {
+            ApiError::bad_input("interval", "this plan has no price for that interval")
+        })?;
+        let success_url = self.redirect("successUrl", success_url)?;
+        let cancel_url = self.redirect("cancelUrl", cancel_url)?;
+        let client = self.client()?;
+
+        let subs = db::subscriptions::of_user(&self.inner.db, user.id).await?;
+        if subs.iter().any(|s| is_live(&s.status)) {
+            return Err(ApiError::Conflict(
+                "you already have a subscription: change or cancel it in the customer portal (createPortal)",
+            ));
+        }
+        let customer = self.ensure_customer(user).await?;
+        let pid = user.pid.to_string();
+        let mut data = CreateCheckoutSessionSubscriptionData::new();
+        data.metadata = Some([("user_id".to_owned(), pid.clone())].into());
+        data.trial_period_days = plan.trial_days;
+        let session = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Subscription)
+            .customer(customer.as_str())
+            .client_reference_id(pid.as_str())
+            .metadata([("user_id".to_owned(), pid.clone())])
+            .line_items(vec![CreateCheckoutSessionLineItems {
+                price: Some(price),
+                quantity: Some(1),
+                ..Default::default()
+            }])
+            .allow_promotion_codes(true)
+            .subscription_data(data)
+            .success_url(success_url.as_str())
+            .cancel_url(cancel_url.as_str())
+            .send(client)
+            .await
+            .map_err(|e| stripe_error("create a checkout session", "plan", e))?;
+        let url = session.url.ok_or_else(|| {
+            ApiError::StripeUnavailable(anyhow::anyhow!("checkout session without a url"))
+        })?;
+        tracing::info!(user = %user.pid, session = %session.id.as_str(), plan = %plan.name, "checkout started");
+        Ok(CheckoutStarted {
+            url,
+            session_id: session.id.as_str().to_owned(),
+        })
+    }
+
+    /// The user's Stripe customer, created on first need and recorded, exactly
+    /// once even when several requests race: the user's row is locked while
+    /// Stripe is asked (PostgreSQL), and the request carries an idempotency
+    /// key derived from the user, so a retried or concurrent call gets the
+    /// same customer from Stripe.
+    pub async fn ensure_customer(&self, user: &entity::users::Model) -> ApiResult<String> {
+        if let Some(id) = &user.stripe_customer_id {
+            return Ok(id.clone());
+        }
+        let client = self.client()?;
+        let db = &self.inner.db;
+        let create = || async {
+            let key = format!("entitle-customer-{}", user.pid);
+            CreateCustomer::new()
+                .email(user.email.as_str())
+                .metadata([("user_id".to_owned(), user.pid.to_string())])
+                .customize()
+                .request_strategy(RequestStrategy::Idempotent(key.try_into().map_err(
+                    |e| ApiError::Internal(anyhow::anyhow!("idempotency key: {e:?}")),
+                )?))
+                .send(client)
+                .await
+                .map(|c| c.id.as_str().to_owned())
+                .map_err(|e| stripe_error("create a customer", "email", e))
+        };
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let txn = db.begin().await?;
+            let locked = db::users::lock(&txn, user.id).await?;
+            if let Some(id) = locked.and_then(|u| u.stripe_customer_id) {
+                return Ok(id);
+            }
+            let id = create().await?;
+            let recorded = db::users::set_stripe_customer(&txn, user.id, &id).await?;
+            txn.commit().await?;
+            Ok(recorded.unwrap_or(id))
+        } else {
+            // SQLite: one writer at a time already; the idempotency key makes
+            // racing calls get one customer, and the first record wins.
+            let id = create().await?;
+            Ok(db::users::set_stripe_customer(db, user.id, &id)
+                .await?
+                .unwrap_or(id))
+        }
+    }
+
+    pub async fn create_portal(
+        &self,
+        user: &entity::users::Model,
+        return_url: &str,
+    ) -> ApiResult<String> {
+        let return_url = self.redirect("returnUrl", return_url)?;
+        let client = self.client()?;
+        let customer = user
+            .stripe_customer_id
+            .as_deref()
+            .ok_or(ApiError::Forbidden(
+                "there is no billing account to manage yet: subscribe first (createCheckout)",
+            ))?;
+        let session = CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url.as_str())
+            .send(client)
+            .await
+            .map_err(|e| stripe_error("create a portal session", "returnUrl", e))?;
+        Ok(session.url)
+    }
+
+    /// Reads a checkout session and its subscription from Stripe and stores
+    /// the subscription, so access is granted as the user lands back from
+    /// checkout, before any webhook. Only the session's own user may sync it.
+    /// `None` while the session has no subscription (not paid yet).
+    pub async fn sync_checkout(
+        &self,
+        user: &entity::users::Model,
+        session_id: &str,
+    ) -> ApiResult<Option<entity::subscriptions::Model>> {
+        if !session_id.starts_with("cs_") || session_id.len() > 255 {
+            return Err(ApiError::bad_input(
+                "sessionId",
+                "not a checkout session id",
+            ));
+        }
+        let client = self.client()?;
+        let session = RetrieveCheckoutSession::new(session_id)
+            .expand(vec!["subscription".to_owned()])
+            .send(client)
+            .await
+            .map_err(|e| stripe_error("retrieve a checkout session", "sessionId", e))?;
+        let pid = user.pid.to_string();
+        let owner = session.client_reference_id.as_deref().or_else(|| {
+            session
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("user_id"))
+                .map(String::as_str)
+        });
+        if owner != Some(pid.as_str()) {
+            return Err(ApiError::Forbidden(
+                "this checkout session belongs to another account",
+            ));
+        }
+        if let Some(customer) = &session.customer {
+            db::users::set_stripe_customer(&self.inner.db, user.id, &sync::customer_id(customer))
+                .await?;
+        }
+        let sub = match session.subscription {
+            None => return Ok(None),
+            Some(Expandable::Object(sub)) => *sub,
+            Some(Expandable::Id(id)) => stripe_billing::subscription::RetrieveSubscription::new(id)
+                .send(client)
+                .await
+                .map_err(|e| stripe_error("retrieve a subscription", "sessionId", e))?,
+        };
+        let row = sync::store_subscription(&self.inner.db, user.id, &sub).await?;
+        tracing::info!(user = %user.pid, subscription = %row.stripe_subscription_id, status = %row.status, "checkout synced");
+        Ok(Some(row))
+    }
+
+    pub fn policy(&self) -> &crate::domain::access::AccessPolicy {
+        &self.inner.policy
+    }
+}

@@ -1,0 +1,104 @@
+//! Billing through Stripe: customers, checkout, the portal, and the sync of
+//! a subscription from Stripe into our table. Stripe is the source of truth;
+//! every write here stores what Stripe says.
+
+pub mod checkout;
+pub mod sync;
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use sea_orm::DatabaseConnection;
+use stripe::StripeError;
+
+use crate::{
+    config::{Config, origin_of},
+    domain::{Catalog, access::AccessPolicy},
+    error::ApiError,
+};
+
+#[derive(Clone)]
+pub struct Billing {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Option<stripe::Client>,
+    db: DatabaseConnection,
+    catalog: Arc<Catalog>,
+    policy: AccessPolicy,
+    allowed_origins: Vec<String>,
+}
+
+impl Billing {
+    pub fn new(
+        config: &Config,
+        db: DatabaseConnection,
+        catalog: Arc<Catalog>,
+    ) -> anyhow::Result<Self> {
+        let client = match &config.stripe {
+            None => {
+                tracing::warn!("STRIPE_SECRET_KEY is not set: checkout and portal are off");
+                None
+            }
+            Some(s) => {
+                let key = String::from_utf8(s.secret_key.expose().to_vec())?;
+                let client = stripe::ClientBuilder::new(key)
+                    .url(s.api_base.clone())
+                    .timeout(s.timeout)
+                    .build()
+                    .map_err(|e| anyhow!("cannot build the Stripe client: {e}"))?;
+                Some(client)
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                db,
+                catalog,
+                policy: config.access_policy,
+                allowed_origins: config.allowed_redirect_origins.clone(),
+            }),
+        })
+    }
+
+    fn client(&self) -> Result<&stripe::Client, ApiError> {
+        self.inner
+            .client
+            .as_ref()
+            .ok_or_else(|| ApiError::StripeUnavailable(anyhow!("STRIPE_SECRET_KEY is not set")))
+    }
+
+    /// A redirect URL the client gave, if its origin is allowed.
+    fn redirect(&self, field: &'static str, raw: &str) -> Result<String, ApiError> {
+        let origin =
+            origin_of(raw).ok_or_else(|| ApiError::bad_input(field, "not an http(s) URL"))?;
+        if self.inner.allowed_origins.contains(&origin) {
+            Ok(raw.trim().to_owned())
+        } else {
+            Err(ApiError::bad_input(
+                field,
+                format!("{origin} is not an allowed redirect origin"),
+            ))
+        }
+    }
+}
+
+/// Maps a Stripe failure to what the client may know: Stripe down, slow, or
+/// refusing our key is `STRIPE_UNAVAILABLE` (retryable); Stripe refusing the
+/// request itself is `BAD_USER_INPUT`. Stripe's own text is logged, not sent.
+pub fn stripe_error(what: &'static str, field: &'static str, err: StripeError) -> ApiError {
+    match err {
+        StripeError::Stripe(api, status)
+            if (400..500).contains(&status) && !matches!(status, 401 | 403 | 409 | 429) =>
+        {
+            tracing::info!(status, code = ?api.code, param = ?api.param, "stripe refused {what}");
+            if status == 404 {
+                ApiError::bad_input(field, "Stripe has no such object")
+            } else {
+                ApiError::bad_input(field, "Stripe refused the request")
+            }
+        }
+        other => ApiError::StripeUnavailable(anyhow!("{what}: {other}")),
+    }
+}

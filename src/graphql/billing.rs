@@ -1,0 +1,126 @@
+//! Billing mutations: start a checkout, open the portal, and sync a checkout
+//! from the success page. Thin: they parse, find the caller, and call `billing`.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::Utc;
+
+use super::{api_keys::signed_in_user, types::BillingSubscription};
+use crate::{
+    billing::Billing,
+    domain::{
+        Catalog,
+        access::{Decision, SubscriptionFacts, decide},
+        subscription::{BillingInterval, SubscriptionStatus},
+    },
+};
+
+#[derive(SimpleObject)]
+pub struct CheckoutSession {
+    /// Send the user here (Stripe's hosted checkout page).
+    pub url: String,
+    /// Stripe's id (`cs_…`); pass it to `syncCheckout` from the success page.
+    pub session_id: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PortalSession {
+    /// Send the user here (Stripe's hosted customer portal).
+    pub url: String,
+}
+
+/// The GraphQL view of a stored subscription.
+pub fn billing_subscription(
+    row: &entity::subscriptions::Model,
+    catalog: &Catalog,
+    decision: Decision,
+) -> Option<BillingSubscription> {
+    let status = SubscriptionStatus::from_stripe(&row.status)?;
+    let priced = catalog.plan_for_price(&row.price_id);
+    Some(BillingSubscription {
+        id: async_graphql::ID(row.stripe_subscription_id.clone()),
+        status,
+        plan: priced.map_or_else(|| "unknown".to_owned(), |(p, _)| p.name.clone()),
+        interval: priced.map(|(_, i)| i),
+        current_period_end: row.current_period_end,
+        cancel_at_period_end: row.cancel_at_period_end,
+        trial_end: row.trial_end,
+        grants_access: decision.grants_plan() && priced.is_some(),
+    })
+}
+
+#[derive(Default)]
+pub struct BillingMutation;
+
+#[Object]
+impl BillingMutation {
+    /// Starts a Stripe Checkout for a plan. The redirect URLs must be on an
+    /// allowed origin; put `{CHECKOUT_SESSION_ID}` in `successUrl` to get the
+    /// session id back for `syncCheckout`. `CONFLICT` when a subscription
+    /// exists already: use `createPortal` to change it.
+    async fn create_checkout(
+        &self,
+        ctx: &Context<'_>,
+        plan: String,
+        interval: BillingInterval,
+        success_url: String,
+        cancel_url: String,
+    ) -> async_graphql::Result<CheckoutSession> {
+        let user = signed_in_user(ctx).await?;
+        let started = ctx
+            .data_unchecked::<Billing>()
+            .create_checkout(&user, &plan, interval, &success_url, &cancel_url)
+            .await?;
+        Ok(CheckoutSession {
+            url: started.url,
+            session_id: started.session_id,
+        })
+    }
+
+    /// Opens Stripe's customer portal (change plan, cancel, payment methods).
+    async fn create_portal(
+        &self,
+        ctx: &Context<'_>,
+        return_url: String,
+    ) -> async_graphql::Result<PortalSession> {
+        let user = signed_in_user(ctx).await?;
+        let url = ctx
+            .data_unchecked::<Billing>()
+            .create_portal(&user, &return_url)
+            .await?;
+        Ok(PortalSession { url })
+    }
+
+    /// For the checkout success page: reads the session from Stripe and
+    /// stores its subscription, so access starts now rather than when the
+    /// webhook arrives. Null while the session is not paid.
+    async fn sync_checkout(
+        &self,
+        ctx: &Context<'_>,
+        session_id: String,
+    ) -> async_graphql::Result<Option<BillingSubscription>> {
+        let user = signed_in_user(ctx).await?;
+        let billing = ctx.data_unchecked::<Billing>();
+        let Some(row) = billing.sync_checkout(&user, &session_id).await? else {
+            return Ok(None);
+        };
+        let decision = SubscriptionStatus::from_stripe(&row.status).map_or(
+            Decision::Free(crate::domain::access::FreeReason::NoSubscription),
+            |status| {
+                let facts = SubscriptionFacts {
+                    status,
+                    current_period_end: row.current_period_end,
+                    trial_end: row.trial_end,
+                    cancel_at_period_end: row.cancel_at_period_end,
+                };
+                decide(Some(&facts), Utc::now(), billing.policy())
+            },
+        );
+        Ok(billing_subscription(
+            &row,
+            ctx.data_unchecked::<Arc<Catalog>>(),
+            decision,
+        ))
+    }
+}
