@@ -2,7 +2,10 @@
 
 use sea_orm::{DatabaseBackend, TransactionTrait};
 use stripe::{RequestStrategy, StripeRequest};
-use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::{
+    billing_portal_session::CreateBillingPortalSession,
+    subscription::{ListSubscription, ListSubscriptionStatus},
+};
 use stripe_checkout::{
     CheckoutSessionMode,
     checkout_session::{
@@ -59,6 +62,12 @@ impl Billing {
         let cancel_url = self.redirect("cancelUrl", cancel_url)?;
         let client = self.client()?;
 
+        // Stripe is the source of truth: a user who paid but never came back
+        // to the success page has a subscription we have not stored yet, and
+        // a second checkout would bill them twice.
+        if let Some(customer) = &user.stripe_customer_id {
+            self.sync_customer(user.id, customer).await?;
+        }
         let subs = db::subscriptions::of_user(&self.inner.db, user.id).await?;
         if subs.iter().any(|s| is_live(&s.status)) {
             return Err(ApiError::Conflict(
@@ -140,6 +149,23 @@ impl Billing {
                 .await?
                 .unwrap_or(id))
         }
+    }
+
+    /// Stores every subscription Stripe has for the customer (the first 100,
+    /// newest first; a customer has a handful).
+    pub async fn sync_customer(&self, user_id: i32, customer: &str) -> ApiResult<usize> {
+        let client = self.client()?;
+        let list = ListSubscription::new()
+            .customer(customer)
+            .status(ListSubscriptionStatus::All)
+            .limit(100)
+            .send(client)
+            .await
+            .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
+        for sub in &list.data {
+            sync::store_subscription(&self.inner.db, user_id, sub).await?;
+        }
+        Ok(list.data.len())
     }
 
     pub async fn create_portal(

@@ -14,6 +14,7 @@ on_both_databases!(
     redirects_off_the_allow_list_and_unknown_plans_are_refused,
     only_the_sessions_own_user_may_sync_it,
     stripe_being_down_or_unconfigured_is_stripe_unavailable,
+    a_user_who_paid_but_never_came_back_cannot_check_out_twice,
 );
 
 const APP: &str = "http://app.test";
@@ -308,4 +309,31 @@ async fn stripe_being_down_or_unconfigured_is_stripe_unavailable(db: Db) {
     )
     .await;
     assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
+}
+
+async fn a_user_who_paid_but_never_came_back_cannot_check_out_twice(db: Db) {
+    let Some((app, sim)) = with_sim(db).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("wanderer")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    let body = checkout(&app, token, "pro", "http://app.test/ok").await;
+    let session = body["data"]["createCheckout"]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    pay(&sim, &session).await;
+    // The success page never ran syncCheckout. A second checkout asks Stripe
+    // first, finds the subscription, stores it, and refuses.
+    let again = checkout(&app, token, "studio", "http://app.test/ok").await;
+    assert_eq!(error_code(&again), "CONFLICT", "{again}");
+    let now = app
+        .gql(
+            "{ entitlements { plan } subscription { plan } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(now["data"]["entitlements"]["plan"], "pro", "{now}");
+    assert_eq!(now["data"]["subscription"]["plan"], "pro");
 }
