@@ -315,6 +315,12 @@ impl Config {
                     i64::try_from(parse_u64("ENTITLE_RENEWAL_GRACE_SECS", 24 * 3600)?)
                         .context("ENTITLE_RENEWAL_GRACE_SECS is too large")?,
                 ),
+                past_due_max: chrono::Duration::days(
+                    i64::try_from(parse_u64("ENTITLE_PAST_DUE_MAX_DAYS", 14)?)
+                        .ok()
+                        .filter(|d| *d <= 366)
+                        .context("ENTITLE_PAST_DUE_MAX_DAYS must be at most 366")?,
+                ),
             },
             stripe,
             allowed_redirect_origins,

@@ -20,7 +20,10 @@ pub struct Model {
     pub current_period_end: Option<DateTimeUtc>,
     pub trial_end: Option<DateTimeUtc>,
     pub cancel_at_period_end: bool,
+    /// A cancellation scheduled for a given time.
+    pub cancel_at: Option<DateTimeUtc>,
     pub canceled_at: Option<DateTimeUtc>,
+    /// When Stripe created the subscription.
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// When this row was last recomputed from Stripe.

@@ -26,6 +26,7 @@ impl MigrationTrait for Migration {
                     ))
                     .col(timestamp_with_time_zone_null(Subscriptions::TrialEnd))
                     .col(boolean(Subscriptions::CancelAtPeriodEnd).default(false))
+                    .col(timestamp_with_time_zone_null(Subscriptions::CancelAt))
                     .col(timestamp_with_time_zone_null(Subscriptions::CanceledAt))
                     .col(timestamp_with_time_zone(Subscriptions::CreatedAt))
                     .col(timestamp_with_time_zone(Subscriptions::UpdatedAt))
@@ -71,6 +72,7 @@ enum Subscriptions {
     CurrentPeriodEnd,
     TrialEnd,
     CancelAtPeriodEnd,
+    CancelAt,
     CanceledAt,
     CreatedAt,
     UpdatedAt,

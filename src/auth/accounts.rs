@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use entity::{refresh_tokens, users};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
@@ -131,7 +131,7 @@ impl Accounts {
         let expires_at = now + self.inner.refresh_ttl;
         let family = Uuid::new_v4();
         let refresh_token = opaque::generate();
-        let txn = self.inner.db.begin().await?;
+        let txn = db::begin_write(&self.inner.db).await?;
         db::token_families::insert(&txn, family, user.id, now, expires_at).await?;
         db::refresh_tokens::insert(
             &txn,
@@ -185,7 +185,7 @@ impl Accounts {
         let new_id = Uuid::new_v4();
         let expires_at = now + self.inner.refresh_ttl;
 
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         // First the family's row lock: a revocation cannot slip in between our
         // checks and our new token.
         if !db::token_families::touch_live(&txn, old.family_id, now, expires_at).await? {

@@ -1,7 +1,9 @@
 //! Checkout, the customer portal, and the success-page sync.
 
 use sea_orm::{DatabaseBackend, TransactionTrait};
-use stripe::{RequestStrategy, StripeRequest};
+use std::sync::Arc;
+
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::{
     billing_portal_session::CreateBillingPortalSession,
     subscription::{ListSubscription, ListSubscriptionStatus},
@@ -74,11 +76,16 @@ impl Billing {
                 "you already have a subscription: change or cancel it in the customer portal (createPortal)",
             ));
         }
+        // One trial per customer: someone who subscribed before (and maybe
+        // cancelled during the trial) pays from the start.
+        let first_subscription = subs
+            .iter()
+            .all(|s| s.status == SubscriptionStatus::IncompleteExpired.as_stripe());
         let customer = self.ensure_customer(user).await?;
         let pid = user.pid.to_string();
         let mut data = CreateCheckoutSessionSubscriptionData::new();
         data.metadata = Some([("user_id".to_owned(), pid.clone())].into());
-        data.trial_period_days = plan.trial_days;
+        data.trial_period_days = plan.trial_days.filter(|_| first_subscription);
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .customer(customer.as_str())
@@ -107,47 +114,92 @@ impl Billing {
     }
 
     /// The user's Stripe customer, created on first need and recorded, exactly
-    /// once even when several requests race: the user's row is locked while
-    /// Stripe is asked (PostgreSQL), and the request carries an idempotency
-    /// key derived from the user, so a retried or concurrent call gets the
-    /// same customer from Stripe.
+    /// once even when several requests race. On PostgreSQL the user's row is
+    /// locked while Stripe is asked (several instances share it); on SQLite
+    /// (one process) an in-process lock per user does that job. Either way the
+    /// request carries an idempotency key derived from the user, so a retry,
+    /// or a call from another instance, gets the same customer from Stripe.
     pub async fn ensure_customer(&self, user: &entity::users::Model) -> ApiResult<String> {
         if let Some(id) = &user.stripe_customer_id {
             return Ok(id.clone());
         }
-        let client = self.client()?;
         let db = &self.inner.db;
-        let create = || async {
-            let key = format!("entitle-customer-{}", user.pid);
-            CreateCustomer::new()
-                .email(user.email.as_str())
-                .metadata([("user_id".to_owned(), user.pid.to_string())])
-                .customize()
-                .request_strategy(RequestStrategy::Idempotent(key.try_into().map_err(
-                    |e| ApiError::Internal(anyhow::anyhow!("idempotency key: {e:?}")),
-                )?))
-                .send(client)
-                .await
-                .map(|c| c.id.as_str().to_owned())
-                .map_err(|e| stripe_error("create a customer", "email", e))
-        };
         if db.get_database_backend() == DatabaseBackend::Postgres {
             let txn = db.begin().await?;
             let locked = db::users::lock(&txn, user.id).await?;
             if let Some(id) = locked.and_then(|u| u.stripe_customer_id) {
                 return Ok(id);
             }
-            let id = create().await?;
+            let id = self.create_customer(user).await?;
             let recorded = db::users::set_stripe_customer(&txn, user.id, &id).await?;
             txn.commit().await?;
             Ok(recorded.unwrap_or(id))
         } else {
-            // SQLite: one writer at a time already; the idempotency key makes
-            // racing calls get one customer, and the first record wins.
-            let id = create().await?;
-            Ok(db::users::set_stripe_customer(db, user.id, &id)
-                .await?
-                .unwrap_or(id))
+            let lock = self.customer_lock(user.id);
+            let guard = lock.lock().await;
+            let result = async {
+                if let Some(id) = db::users::by_id(db, user.id)
+                    .await?
+                    .and_then(|u| u.stripe_customer_id)
+                {
+                    return Ok(id);
+                }
+                let id = self.create_customer(user).await?;
+                Ok(db::users::set_stripe_customer(db, user.id, &id)
+                    .await?
+                    .unwrap_or(id))
+            }
+            .await;
+            drop(guard);
+            self.release_customer_lock(user.id, lock);
+            result
+        }
+    }
+
+    fn customer_lock(&self, user_id: i32) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .customer_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        locks.entry(user_id).or_default().clone()
+    }
+
+    fn release_customer_lock(&self, user_id: i32, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self
+            .inner
+            .customer_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // The map's copy and ours: nobody else waits, so the entry can go.
+        if Arc::strong_count(&lock) <= 2 {
+            locks.remove(&user_id);
+        }
+    }
+
+    async fn create_customer(&self, user: &entity::users::Model) -> ApiResult<String> {
+        let client = self.client()?;
+        let key: IdempotencyKey = format!("entitle-customer-{}", user.pid)
+            .try_into()
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("idempotency key: {e:?}")))?;
+        let mut attempt = 0;
+        loop {
+            let res = CreateCustomer::new()
+                .email(user.email.as_str())
+                .metadata([("user_id".to_owned(), user.pid.to_string())])
+                .customize()
+                .request_strategy(RequestStrategy::Idempotent(key.clone()))
+                .send(client)
+                .await;
+            match res {
+                Ok(c) => return Ok(c.id.as_str().to_owned()),
+                // Another instance is creating it with the same key right now.
+                Err(StripeError::Stripe(_, 409)) if attempt < 4 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+                Err(e) => return Err(stripe_error("create a customer", "email", e)),
+            }
         }
     }
 
@@ -199,7 +251,12 @@ impl Billing {
         user: &entity::users::Model,
         session_id: &str,
     ) -> ApiResult<Option<entity::subscriptions::Model>> {
-        if !session_id.starts_with("cs_") || session_id.len() > 255 {
+        let well_formed = session_id.starts_with("cs_")
+            && session_id.len() <= 255
+            && session_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
             return Err(ApiError::bad_input(
                 "sessionId",
                 "not a checkout session id",

@@ -28,6 +28,8 @@ struct Inner {
     catalog: Arc<Catalog>,
     policy: AccessPolicy,
     allowed_origins: Vec<String>,
+    /// Per-user locks for creating a Stripe customer on SQLite.
+    customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Billing {
@@ -58,6 +60,7 @@ impl Billing {
                 catalog,
                 policy: config.access_policy,
                 allowed_origins: config.allowed_redirect_origins.clone(),
+                customer_locks: Default::default(),
             }),
         })
     }

@@ -44,6 +44,7 @@ pub async fn store_subscription(
         current_period_end: item.and_then(|i| at(i.current_period_end)),
         trial_end: sub.trial_end.and_then(at),
         cancel_at_period_end: sub.cancel_at_period_end,
+        cancel_at: sub.cancel_at.and_then(at),
         canceled_at: sub.canceled_at.and_then(at),
         created_at: at(sub.created).unwrap_or(now),
         updated_at: now,

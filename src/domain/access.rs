@@ -23,6 +23,11 @@ pub struct AccessPolicy {
     /// subscription keeps access past its period end while we wait to hear of
     /// the renewal. A subscription set to cancel gets none.
     pub renewal_grace: Duration,
+    /// Under `UntilPeriodEnd`, the most a `past_due` subscription keeps its
+    /// plan after its current period started. Stripe moves the period forward
+    /// before it charges the renewal, so "until the period ends" alone would
+    /// give an unpaid period away whole (a month, or a year).
+    pub past_due_max: Duration,
 }
 
 impl Default for AccessPolicy {
@@ -30,6 +35,7 @@ impl Default for AccessPolicy {
         Self {
             past_due: PastDuePolicy::UntilPeriodEnd,
             renewal_grace: Duration::hours(24),
+            past_due_max: Duration::days(14),
         }
     }
 }
@@ -38,9 +44,12 @@ impl Default for AccessPolicy {
 #[derive(Clone, Copy, Debug)]
 pub struct SubscriptionFacts {
     pub status: SubscriptionStatus,
+    pub current_period_start: Option<DateTime<Utc>>,
     pub current_period_end: Option<DateTime<Utc>>,
     pub trial_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    /// A cancellation scheduled for a given time (Stripe's `cancel_at`).
+    pub cancel_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +77,13 @@ impl Decision {
     }
 }
 
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 pub fn decide(
     sub: Option<&SubscriptionFacts>,
     now: DateTime<Utc>,
@@ -77,7 +93,8 @@ pub fn decide(
     let Some(sub) = sub else {
         return Decision::Free(FreeReason::NoSubscription);
     };
-    let grace = if sub.cancel_at_period_end {
+    // A subscription that is set to end renews no more: no grace.
+    let grace = if sub.cancel_at_period_end || sub.cancel_at.is_some() {
         Duration::zero()
     } else {
         policy.renewal_grace
@@ -92,11 +109,17 @@ pub fn decide(
             FreeReason::PeriodEnded,
         ),
         PastDue if policy.past_due == PastDuePolicy::UntilPeriodEnd => {
-            // Already failing to renew: no grace beyond the period.
-            (sub.current_period_end, FreeReason::PeriodEnded)
+            // Already failing to renew: no grace, and at most `past_due_max`
+            // into the period that is not paid for.
+            let capped = sub.current_period_start.map(|s| s + policy.past_due_max);
+            (
+                earliest(sub.current_period_end, capped),
+                FreeReason::PeriodEnded,
+            )
         }
         status => return Decision::Free(FreeReason::Status(status)),
     };
+    let end = earliest(end, sub.cancel_at);
     match end {
         Some(until) if now >= until => Decision::Free(ended),
         until => Decision::Plan { until },
@@ -120,9 +143,12 @@ mod tests {
     ) -> SubscriptionFacts {
         SubscriptionFacts {
             status,
+            // A short period, so that past_due_max never binds unless a case says so.
+            current_period_start: Some(t(period_end - 7 * 24)),
             current_period_end: Some(t(period_end)),
             trial_end: trial_end.map(t),
             cancel_at_period_end: cancel,
+            cancel_at: None,
         }
     }
 
@@ -168,9 +194,68 @@ mod tests {
             (facts(Active, 10, None, false), 10, true),
             (facts(Active, 10, None, false), 10 + grace - 1, true),
             (facts(Active, 10, None, false), 10 + grace, false),
-            // past_due keeps the plan until the period ends, with no grace.
+            // past_due keeps the plan until the period ends, with no grace…
             (facts(PastDue, 10, None, false), 9, true),
             (facts(PastDue, 10, None, false), 10, false),
+            // …but at most 14 days into a period that was not paid for.
+            (
+                SubscriptionFacts {
+                    current_period_start: Some(t(0)),
+                    ..facts(PastDue, 30 * 24, None, false)
+                },
+                14 * 24 - 1,
+                true,
+            ),
+            (
+                SubscriptionFacts {
+                    current_period_start: Some(t(0)),
+                    ..facts(PastDue, 30 * 24, None, false)
+                },
+                14 * 24,
+                false,
+            ),
+            // A trial without trial_end runs to the period end.
+            (
+                SubscriptionFacts {
+                    trial_end: None,
+                    ..facts(Trialing, 10, None, true)
+                },
+                9,
+                true,
+            ),
+            (
+                SubscriptionFacts {
+                    trial_end: None,
+                    ..facts(Trialing, 10, None, true)
+                },
+                10,
+                false,
+            ),
+            // A cancellation scheduled with cancel_at ends access then, with no grace.
+            (
+                SubscriptionFacts {
+                    cancel_at: Some(t(5)),
+                    ..facts(Active, 10, None, false)
+                },
+                4,
+                true,
+            ),
+            (
+                SubscriptionFacts {
+                    cancel_at: Some(t(5)),
+                    ..facts(Active, 10, None, false)
+                },
+                5,
+                false,
+            ),
+            (
+                SubscriptionFacts {
+                    cancel_at: Some(t(50)),
+                    ..facts(Active, 10, None, false)
+                },
+                10,
+                false,
+            ),
             // A trial runs to trial_end; a cancelled trial stops there.
             (facts(Trialing, 100, Some(10), true), 9, true),
             (facts(Trialing, 100, Some(10), true), 10, false),
@@ -203,9 +288,11 @@ mod tests {
     fn a_subscription_without_a_known_end_grants_its_plan() {
         let sub = SubscriptionFacts {
             status: Active,
+            current_period_start: None,
             current_period_end: None,
             trial_end: None,
             cancel_at_period_end: false,
+            cancel_at: None,
         };
         assert_eq!(
             decide(Some(&sub), t(0), &AccessPolicy::default()),
@@ -219,11 +306,12 @@ mod tests {
 pub struct Candidate<'a> {
     pub facts: SubscriptionFacts,
     pub price_id: &'a str,
-    pub updated_at: DateTime<Utc>,
+    /// When Stripe created it: the newest is the most current.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Which of a user's subscriptions is current, and whether it grants its plan
-/// now: the granting one that runs longest; else the most recently updated.
+/// now: the granting one that runs longest; else the one Stripe created last.
 /// A subscription whose price is not in the catalogue grants nothing.
 pub fn pick(
     subs: &[Candidate<'_>],
@@ -244,10 +332,10 @@ pub fn pick(
         .clone()
         .filter(|(_, d)| d.grants_plan())
         .max_by_key(|(i, d)| match d {
-            Decision::Plan { until } => (until.is_none(), *until, subs[*i].updated_at),
-            Decision::Free(_) => (false, None, subs[*i].updated_at),
+            Decision::Plan { until } => (until.is_none(), *until, subs[*i].created_at),
+            Decision::Free(_) => (false, None, subs[*i].created_at),
         });
-    granting.or_else(|| decided.max_by_key(|(i, _)| subs[*i].updated_at))
+    granting.or_else(|| decided.max_by_key(|(i, _)| subs[*i].created_at))
 }
 
 #[cfg(test)]
@@ -259,16 +347,18 @@ mod pick_tests {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
     }
 
-    fn c(status: SubscriptionStatus, end: i64, updated: i64, price: &str) -> Candidate<'_> {
+    fn c(status: SubscriptionStatus, end: i64, created: i64, price: &str) -> Candidate<'_> {
         Candidate {
             facts: SubscriptionFacts {
                 status,
+                current_period_start: Some(t(end - 720)),
                 current_period_end: Some(t(end)),
                 trial_end: None,
                 cancel_at_period_end: true,
+                cancel_at: None,
             },
             price_id: price,
-            updated_at: t(updated),
+            created_at: t(created),
         }
     }
 
@@ -288,6 +378,14 @@ mod pick_tests {
         assert_eq!(
             pick(&subs, known, t(1), &p),
             Some((1, Decision::Free(FreeReason::Status(Unpaid))))
+        );
+        // A renewing subscription in its grace still counts as granting.
+        let mut renewing = c(Active, 10, 0, "price_a");
+        renewing.facts.cancel_at_period_end = false;
+        let subs = [renewing, c(Canceled, 100, 9, "price_b")];
+        assert_eq!(
+            pick(&subs, known, t(11), &p).map(|(i, d)| (i, d.grants_plan())),
+            Some((0, true))
         );
         // An unknown price grants nothing, whatever the status.
         let subs = [c(Active, 10, 0, "price_gone")];

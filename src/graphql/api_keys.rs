@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::users;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use super::{
     guards::{API_ACCESS, RequireFeature, requiresFeature},
@@ -116,7 +116,7 @@ impl ApiKeyMutation {
             .unwrap_or(LimitValue::Finite(0));
         let secret = format!("ent_{}", opaque::generate());
         let db = ctx.data_unchecked::<DatabaseConnection>();
-        let txn = db.begin().await.map_err(ApiError::from)?;
+        let txn = db::begin_write(db).await.map_err(ApiError::from)?;
         // Count and insert under the owner's row lock, so concurrent creates
         // cannot pass the limit together.
         db::api_keys::lock_owner(&txn, user.id)

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::Utc;
 
-use super::{api_keys::signed_in_user, types::BillingSubscription};
+use super::{api_keys::signed_in_user, types::BillingSubscription, viewer::facts};
 use crate::{
     billing::Billing,
     domain::{
         Catalog,
-        access::{Decision, SubscriptionFacts, decide},
+        access::{Decision, decide},
         subscription::{BillingInterval, SubscriptionStatus},
     },
 };
@@ -45,6 +45,7 @@ pub fn billing_subscription(
         interval: priced.map(|(_, i)| i),
         current_period_end: row.current_period_end,
         cancel_at_period_end: row.cancel_at_period_end,
+        cancel_at: row.cancel_at,
         trial_end: row.trial_end,
         grants_access: decision.grants_plan() && priced.is_some(),
     })
@@ -105,18 +106,7 @@ impl BillingMutation {
         let Some(row) = billing.sync_checkout(&user, &session_id).await? else {
             return Ok(None);
         };
-        let decision = SubscriptionStatus::from_stripe(&row.status).map_or(
-            Decision::Free(crate::domain::access::FreeReason::NoSubscription),
-            |status| {
-                let facts = SubscriptionFacts {
-                    status,
-                    current_period_end: row.current_period_end,
-                    trial_end: row.trial_end,
-                    cancel_at_period_end: row.cancel_at_period_end,
-                };
-                decide(Some(&facts), Utc::now(), billing.policy())
-            },
-        );
+        let decision = decide(facts(&row).as_ref(), Utc::now(), billing.policy());
         Ok(billing_subscription(
             &row,
             ctx.data_unchecked::<Arc<Catalog>>(),

@@ -51,6 +51,8 @@ pub struct BillingSubscription {
     pub interval: Option<BillingInterval>,
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    /// When a cancellation scheduled for a given time takes effect.
+    pub cancel_at: Option<DateTime<Utc>>,
     pub trial_end: Option<DateTime<Utc>>,
     /// Whether it grants its plan right now (by status, period and policy).
     pub grants_access: bool,

@@ -52,12 +52,14 @@ pub struct ViewerAccess {
 #[derive(Default)]
 pub struct AccessCache(OnceCell<Arc<ViewerAccess>>);
 
-fn facts(s: &subscriptions::Model) -> Option<SubscriptionFacts> {
+pub fn facts(s: &subscriptions::Model) -> Option<SubscriptionFacts> {
     Some(SubscriptionFacts {
         status: SubscriptionStatus::from_stripe(&s.status)?,
+        current_period_start: s.current_period_start,
         current_period_end: s.current_period_end,
         trial_end: s.trial_end,
         cancel_at_period_end: s.cancel_at_period_end,
+        cancel_at: s.cancel_at,
     })
 }
 
@@ -87,7 +89,7 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
         .map(|(s, f)| Candidate {
             facts: *f,
             price_id: &s.price_id,
-            updated_at: s.updated_at,
+            created_at: s.created_at,
         })
         .collect();
     let policy = ctx.data_unchecked::<AccessPolicy>();

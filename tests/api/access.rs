@@ -16,6 +16,8 @@ on_both_databases!(
     stored_subscriptions_grant_their_plan_while_the_rules_allow,
     a_guarded_field_refuses_a_plan_without_its_feature,
     api_keys_are_capped_by_the_plan_and_shown_once,
+    api_keys_are_stored_hashed_and_the_cap_holds_under_concurrency,
+    a_failing_renewal_keeps_the_plan_for_a_bounded_time,
 );
 
 const QUERY: &str = "{ subscription { id status plan interval cancelAtPeriodEnd grantsAccess } entitlements { plan features } }";
@@ -25,6 +27,28 @@ async fn store(
     email: &str,
     status: &str,
     price: &str,
+    period_end: Duration,
+    cancel: bool,
+) {
+    store_from(
+        app,
+        email,
+        status,
+        price,
+        Duration::days(30),
+        period_end,
+        cancel,
+    )
+    .await
+}
+
+/// Stores a subscription whose current period started `started_ago` and ends in `period_end`.
+async fn store_from(
+    app: &TestApp,
+    email: &str,
+    status: &str,
+    price: &str,
+    started_ago: Duration,
     period_end: Duration,
     cancel: bool,
 ) {
@@ -43,10 +67,11 @@ async fn store(
             stripe_customer_id: "cus_test".into(),
             status: status.into(),
             price_id: price.into(),
-            current_period_start: Some(now - Duration::days(30)),
+            current_period_start: Some(now - started_ago),
             current_period_end: Some(now + period_end),
             trial_end: None,
             cancel_at_period_end: cancel,
+            cancel_at: None,
             canceled_at: None,
             created_at: now,
             updated_at: now,
@@ -97,13 +122,15 @@ async fn stored_subscriptions_grant_their_plan_while_the_rules_allow(db: Db) {
         json!(["advanced_analytics", "api_access"])
     );
 
-    // A failed renewal keeps the plan until the period ends (the default policy).
-    store(
+    // A failed renewal two days into the period keeps the plan for now (the
+    // default policy gives up to 14 days, see the next test for the cap).
+    store_from(
         &app,
         &email,
         "past_due",
         "price_pro_yearly",
-        Duration::days(3),
+        Duration::days(2),
+        Duration::days(28),
         false,
     )
     .await;
@@ -183,6 +210,60 @@ async fn a_guarded_field_refuses_a_plan_without_its_feature(db: Db) {
     assert_eq!(err["extensions"]["plans"], json!(["pro", "studio"]));
     assert_eq!(err["path"], json!(["createApiKey"]));
     assert!(body["data"].is_null(), "{body}");
+}
+
+async fn api_keys_are_stored_hashed_and_the_cap_holds_under_concurrency(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let email = unique_email("burst");
+    let reg = app.register(&email).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    store(
+        &app,
+        &email,
+        "active",
+        "price_pro_monthly",
+        Duration::days(20),
+        false,
+    )
+    .await;
+    // Ten at once against a cap of five: five keys, five clean refusals.
+    let results = futures_util::future::join_all((0..10).map(|i| {
+        let app = &app;
+        async move { create_key(app, token, &format!("k{i}")).await }
+    }))
+    .await;
+    let mut secrets = Vec::new();
+    for r in &results {
+        match r["data"]["createApiKey"]["secret"].as_str() {
+            Some(s) => secrets.push(s.to_owned()),
+            None => assert_eq!(
+                r["errors"][0]["extensions"]["code"], "ENTITLEMENT_REQUIRED",
+                "{r}"
+            ),
+        }
+    }
+    assert_eq!(secrets.len(), 5, "{results:?}");
+    // Only the SHA-256 of each key is stored, never the key.
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    let user = db::users::by_email(&conn, &Email::parse(&email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = db::api_keys::active_of(&conn, user.id).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    for secret in &secrets {
+        let row = rows
+            .iter()
+            .find(|r| r.key_hash == entitle::auth::opaque::hash(secret));
+        assert!(row.is_some(), "the hash of each key is stored");
+    }
+    assert!(
+        rows.iter()
+            .all(|r| !secrets.contains(&r.key_hash) && r.prefix.len() == 12)
+    );
+    conn.close().await.ok();
 }
 
 async fn api_keys_are_capped_by_the_plan_and_shown_once(db: Db) {
@@ -267,4 +348,31 @@ async fn api_keys_are_capped_by_the_plan_and_shown_once(db: Db) {
     assert_eq!(list["data"]["apiKeys"].as_array().unwrap().len(), 5);
     let mine = app.gql(revoke, json!({ "id": ids[1] }), Some(token)).await;
     assert_eq!(mine["data"]["revokeApiKey"], true);
+}
+
+async fn a_failing_renewal_keeps_the_plan_for_a_bounded_time(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let email = unique_email("late-payer");
+    let reg = app.register(&email).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    // Stripe moved the period forward and the renewal failed: the period
+    // started 30 days ago (see `store`), which is past the 14-day cap.
+    store(
+        &app,
+        &email,
+        "past_due",
+        "price_pro_monthly",
+        Duration::days(300),
+        false,
+    )
+    .await;
+    let data = read(&app, token).await;
+    assert_eq!(
+        data["entitlements"]["plan"], "free",
+        "an unpaid period is not given away: {data}"
+    );
+    assert_eq!(data["subscription"]["status"], "PAST_DUE");
+    assert_eq!(data["subscription"]["grantsAccess"], false);
 }
