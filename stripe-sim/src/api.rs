@@ -2,7 +2,7 @@
 //! `Idempotency-Key` replay, and the routes Entitle calls.
 
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,10 @@ use crate::state::{self, Cause, str_param};
 use crate::{App, Idempotent, form};
 
 const MAX_BODY: usize = 1 << 20;
+
+/// The secret key that authenticated the request (scopes idempotency keys).
+#[derive(Debug, Clone)]
+pub struct ApiKey(pub String);
 
 /// The id Stripe gives each request (`Request-Id` header, `event.request.id`).
 #[derive(Debug, Clone)]
@@ -66,10 +70,14 @@ pub fn router(app: App) -> Router {
         )
         .route("/v1/events", get(list_events))
         .route("/v1/events/{id}", get(get_event))
+        .route("/v1", axum::routing::any(unknown_route))
+        .route("/v1/", axum::routing::any(unknown_route))
         .route("/v1/{*rest}", axum::routing::any(unknown_route))
         .layer(middleware::from_fn_with_state(app.clone(), idempotency))
         .layer(middleware::from_fn_with_state(app.clone(), inject_faults))
-        .layer(middleware::from_fn(authenticate));
+        .layer(middleware::from_fn(authenticate))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(stripe_errors));
     v1.with_state(app)
 }
 
@@ -102,6 +110,7 @@ async fn authenticate(mut req: Request, next: Next) -> Response {
     }
     let request_id = state::new_id("req");
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    req.extensions_mut().insert(ApiKey(key));
     let mut response = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", v);
@@ -163,10 +172,52 @@ fn api_key(header: &str) -> Option<String> {
     Some(user.to_string()).filter(|k| !k.is_empty())
 }
 
-/// Stripe's idempotency: a POST with an `Idempotency-Key` is executed once; the same key with
-/// the same endpoint and parameters replays the stored response (`Idempotent-Replayed: true`),
-/// with different ones it is a 400 `idempotency_error`, and while the first is still running a
-/// 409. Validation errors are not stored, so the request can be fixed and retried.
+/// Removes an `InFlight` idempotency entry unless the request finished and stored (or
+/// deliberately removed) its outcome: a handler that panics, or whose future is dropped because
+/// the client went away, must not leave the key answering 409 forever.
+struct InFlightGuard {
+    app: App,
+    key: Option<(String, String)>,
+}
+
+impl InFlightGuard {
+    fn disarm(mut self) -> (String, String) {
+        self.key.take().expect("armed")
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut store = self
+                .app
+                .idempotency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if matches!(store.get(&key), Some(Idempotent::InFlight)) {
+                store.remove(&key);
+            }
+        }
+    }
+}
+
+/// Whether the outcome of a request that ran is saved for replay. Stripe: "results are only
+/// saved if an API endpoint began executing; if incoming parameters failed validation, or the
+/// request conflicted with another that was executing concurrently, no idempotent result is
+/// saved". In the simulator every 4xx other than 402 is such a refusal before anything changed
+/// (a missing or invalid parameter, an unknown id, a state that does not allow the action), so
+/// it is not saved and the corrected request may reuse the key. Successes, 402 card declines
+/// (the payment was attempted) and 5xx (Stripe saves 500s too) are saved. Faults injected
+/// through `/_sim/api/chaos` happen before this layer and are never saved.
+fn saved_for_replay(status: StatusCode) -> bool {
+    status.is_success() || status == StatusCode::PAYMENT_REQUIRED || status.is_server_error()
+}
+
+/// Stripe's idempotency: a POST with an `Idempotency-Key` is executed once per API key; the
+/// same key with the same endpoint and parameters replays the stored response
+/// (`Idempotent-Replayed: true`), with different ones it is a 400 `idempotency_error`, and while
+/// the first is still running a 409 `idempotency_key_in_use`. Keys are scoped to the secret key
+/// that sent them: another API key never sees the cached response.
 async fn idempotency(State(app): State<App>, req: Request, next: Next) -> Response {
     let key = req
         .headers()
@@ -176,18 +227,27 @@ async fn idempotency(State(app): State<App>, req: Request, next: Next) -> Respon
     let (Some(key), true) = (key, req.method() == Method::POST) else {
         return next.run(req).await;
     };
+    let account = req
+        .extensions()
+        .get::<ApiKey>()
+        .map(|k| k.0.clone())
+        .unwrap_or_default();
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return ApiError::bad_request("Request body too large.").into_response(),
+        Err(_) => return body_too_large().into_response(),
     };
     let endpoint = format!("{} {}", parts.method, parts.uri.path());
-    let params = form::parse(std::str::from_utf8(&bytes).unwrap_or_default());
-    {
+    let params = match form::parse(std::str::from_utf8(&bytes).unwrap_or_default()) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let store_key = (account, key.clone());
+    let guard = {
         let mut store = app.idempotency.lock().unwrap_or_else(|e| e.into_inner());
-        match store.get(&key) {
+        match store.get(&store_key) {
             Some(Idempotent::InFlight) => {
-                return ApiError::conflict(format!(
+                return ApiError::idempotency_key_in_use(format!(
                     "There is currently another in-progress request using this Stripe token \
                      (probably the same idempotency key: '{key}'). Try again later."
                 ))
@@ -227,31 +287,35 @@ async fn idempotency(State(app): State<App>, req: Request, next: Next) -> Respon
                 return response;
             }
             None => {
-                store.insert(key.clone(), Idempotent::InFlight);
+                store.insert(store_key.clone(), Idempotent::InFlight);
+                InFlightGuard {
+                    app: app.clone(),
+                    key: Some(store_key),
+                }
             }
         }
-    }
+    };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let (mut parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let status = parts.status.as_u16();
-    let keep = parts.status.is_success() || status == 402;
+    let status = parts.status;
     {
         let mut store = app.idempotency.lock().unwrap_or_else(|e| e.into_inner());
-        if keep {
+        let store_key = guard.disarm();
+        if saved_for_replay(status) {
             store.insert(
-                key.clone(),
+                store_key,
                 Idempotent::Done {
                     endpoint,
                     params,
-                    status,
+                    status: status.as_u16(),
                     body: body.clone(),
                 },
             );
         } else {
-            store.remove(&key);
+            store.remove(&store_key);
         }
     }
     if let Ok(v) = HeaderValue::from_str(&key) {
@@ -260,13 +324,59 @@ async fn idempotency(State(app): State<App>, req: Request, next: Next) -> Respon
     Response::from_parts(parts, Body::from(body))
 }
 
+fn body_too_large() -> ApiError {
+    ApiError::bad_request(format!(
+        "Request body too large: stripe-sim accepts at most {MAX_BODY} bytes."
+    ))
+}
+
+/// Whatever axum itself answers under `/v1` (405 for a method a route does not serve, 413 for
+/// a body over the limit, 400/422 for a path or query it cannot extract, 415) becomes a Stripe
+/// error object with a status Stripe uses, so clients report a Stripe error, not a decoding
+/// failure. Stripe answers an unsupported method on a known path as an unrecognized URL (404).
+async fn stripe_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
+            ApiError::not_found_route(method.as_str(), &path)
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
+        s if s.is_server_error() => {
+            let mut e = ApiError::with_status(s, format!("stripe-sim: {text}"));
+            e.kind = "api_error";
+            e
+        }
+        _ => ApiError::bad_request(if text.is_empty() {
+            format!("Invalid request ({status}).")
+        } else {
+            format!("Invalid request: {text}")
+        }),
+    };
+    error.into_response()
+}
+
 // ------------------------------------------------------------------ helpers
 
-fn params(body: &Bytes) -> Value {
+fn params(body: &Bytes) -> ApiResult<Value> {
     form::parse(std::str::from_utf8(body).unwrap_or_default())
 }
 
-fn query(q: &Option<String>) -> Value {
+fn query(q: &Option<String>) -> ApiResult<Value> {
     form::parse(q.as_deref().unwrap_or_default())
 }
 
@@ -350,7 +460,7 @@ async fn create_customer(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     let cause = cause(&headers, &rid);
     app.with(|st| st.create_customer(&p, &cause)).map(Json)
 }
@@ -369,7 +479,7 @@ async fn update_customer(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     let cause = cause(&headers, &rid);
     app.with(|st| st.update_customer(&id, &p, &cause)).map(Json)
 }
@@ -387,7 +497,7 @@ async fn delete_customer(
 // ------------------------------------------------------------------ checkout and portal
 
 async fn create_checkout_session(State(app): State<App>, body: Bytes) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     app.with(|st| {
         let s = st.create_checkout_session(&p)?;
         Ok(Json(expand(st, s, &p)))
@@ -399,7 +509,7 @@ async fn get_checkout_session(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let q = query(&q);
+    let q = query(&q)?;
     app.with(|st| {
         st.session(&id)?;
         Ok(Json(expand(st, st.render_session(&id), &q)))
@@ -417,7 +527,7 @@ async fn expire_checkout_session(
 }
 
 async fn create_portal_session(State(app): State<App>, body: Bytes) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     app.with(|st| st.create_portal_session(&p)).map(Json)
 }
 
@@ -427,7 +537,7 @@ async fn list_subscriptions(
     State(app): State<App>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let q = query(&q);
+    let q = query(&q)?;
     app.with(|st| {
         let list = st.list_subscriptions(&q)?;
         Ok(Json(expand(st, list, &q)))
@@ -440,7 +550,7 @@ async fn create_subscription(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     let cause = cause(&headers, &rid);
     app.with(|st| {
         let s = st.create_subscription(&p, &cause)?;
@@ -453,7 +563,7 @@ async fn get_subscription(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let q = query(&q);
+    let q = query(&q)?;
     app.with(|st| {
         st.subscription(&id)?;
         Ok(Json(expand(st, st.render_subscription(&id), &q)))
@@ -467,7 +577,7 @@ async fn update_subscription(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     let cause = cause(&headers, &rid);
     app.with(|st| {
         let s = st.update_subscription(&id, &p, &cause)?;
@@ -516,8 +626,8 @@ async fn pay_invoice(
 
 // ------------------------------------------------------------------ catalogue
 
-async fn list_prices(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Value> {
-    let q = query(&q);
+async fn list_prices(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = query(&q)?;
     let product = str_param(&q, "product");
     app.with(|st| {
         let ids: Vec<String> = st
@@ -526,7 +636,9 @@ async fn list_prices(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Valu
             .filter(|(p, _)| product.as_ref().is_none_or(|want| &p.id == want))
             .map(|(_, price)| price.id.clone())
             .collect();
-        Json(st.page(&q, ids, "/v1/prices", |st, id| st.render_price(id)))
+        Ok(Json(
+            st.page(&q, ids, "/v1/prices", |st, id| st.render_price(id)),
+        ))
     })
 }
 
@@ -552,27 +664,30 @@ async fn list_active_entitlements(
     State(app): State<App>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let q = query(&q);
+    let q = query(&q)?;
     app.with(|st| st.list_active_entitlements(&q)).map(Json)
 }
 
 // ------------------------------------------------------------------ webhook endpoints, events
 
 async fn create_webhook_endpoint(State(app): State<App>, body: Bytes) -> ApiResult<Json<Value>> {
-    let p = params(&body);
+    let p = params(&body)?;
     app.with(|st| st.create_endpoint(&p)).map(Json)
 }
 
-async fn list_webhook_endpoints(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Value> {
-    let q = query(&q);
+async fn list_webhook_endpoints(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = query(&q)?;
     app.with(|st| {
         let ids: Vec<String> = st.endpoints.iter().rev().map(|e| e.id.clone()).collect();
-        Json(st.page(&q, ids, "/v1/webhook_endpoints", |st, id| {
+        Ok(Json(st.page(&q, ids, "/v1/webhook_endpoints", |st, id| {
             st.endpoints
                 .iter()
                 .find(|e| e.id == id)
                 .map_or(Value::Null, state::render_endpoint)
-        }))
+        })))
     })
 }
 
@@ -605,8 +720,8 @@ async fn delete_webhook_endpoint(
     })
 }
 
-async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Value> {
-    let q = query(&q);
+async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = query(&q)?;
     let kind = str_param(&q, "type");
     app.with(|st| {
         let ids: Vec<String> = st
@@ -616,9 +731,9 @@ async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Valu
             .filter(|e| kind.as_ref().is_none_or(|k| k == &e.kind))
             .map(|e| e.id.clone())
             .collect();
-        Json(st.page(&q, ids, "/v1/events", |st, id| {
+        Ok(Json(st.page(&q, ids, "/v1/events", |st, id| {
             st.render_event(id).unwrap_or(Value::Null)
-        }))
+        })))
     })
 }
 
@@ -632,7 +747,102 @@ async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::api_key;
+    use super::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    async fn poll(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn entry(app: &App, key: &str) -> Option<Idempotent> {
+        app.idempotency
+            .lock()
+            .unwrap()
+            .get(&("sk_test_guard".to_string(), key.to_string()))
+            .cloned()
+    }
+
+    /// A request still running answers 409 `idempotency_key_in_use`; a handler that panics or
+    /// whose future is dropped (the client went away) frees its key for a retry.
+    #[tokio::test]
+    async fn an_in_flight_key_is_a_409_and_is_freed_when_its_handler_panics_or_is_dropped() {
+        let app = crate::test_app();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (g, r) = (gate.clone(), runs.clone());
+        let router: Router = Router::new()
+            .route(
+                "/v1/panic",
+                post(|| async {
+                    panic!("a handler bug");
+                    #[allow(unreachable_code)]
+                    ""
+                }),
+            )
+            .route(
+                "/v1/wait",
+                post(move || async move {
+                    r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    g.notified().await;
+                    Json(json!({"ok": true}))
+                }),
+            )
+            .layer(middleware::from_fn_with_state(app.clone(), idempotency))
+            .layer(middleware::from_fn(authenticate));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let post = |path: &str, key: &str| {
+            client
+                .post(format!("{base}{path}"))
+                .bearer_auth("sk_test_guard")
+                .header("idempotency-key", key)
+                .send()
+        };
+
+        // The handler panics: the connection dies, and the key is not left in flight.
+        assert!(post("/v1/panic", "p").await.is_err());
+        poll("the panicked key to be freed", || {
+            entry(&app, "p").is_none()
+        })
+        .await;
+
+        // While the first request runs, the same key is a 409 idempotency_key_in_use.
+        let first = tokio::spawn(post("/v1/wait", "w"));
+        poll("the first request to be in flight", || {
+            matches!(entry(&app, "w"), Some(Idempotent::InFlight))
+                && runs.load(std::sync::atomic::Ordering::SeqCst) == 1
+        })
+        .await;
+        let second = post("/v1/wait", "w").await.unwrap();
+        assert_eq!(second.status(), 409);
+        let body: Value = second.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "idempotency_key_in_use");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+
+        // The client gives up: its handler future is dropped and the key freed.
+        first.abort();
+        poll("the dropped request's key to be freed", || {
+            entry(&app, "w").is_none()
+        })
+        .await;
+        // A retry runs the handler again and its result is saved.
+        let retry = tokio::spawn(post("/v1/wait", "w"));
+        poll("the retry to run", || {
+            runs.load(std::sync::atomic::Ordering::SeqCst) == 2
+        })
+        .await;
+        gate.notify_one();
+        assert_eq!(retry.await.unwrap().unwrap().status(), 200);
+        assert!(matches!(entry(&app, "w"), Some(Idempotent::Done { .. })));
+        server.abort();
+    }
 
     #[test]
     fn the_api_key_comes_from_bearer_or_basic_auth() {

@@ -57,7 +57,7 @@ fn body(headers: &HeaderMap, bytes: &Bytes) -> ApiResult<Value> {
         serde_json::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
     } else {
-        Ok(form::parse(text))
+        form::parse(text)
     }
 }
 
@@ -88,21 +88,47 @@ async fn advance_clock(
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     let p = body(&headers, &bytes)?;
+    let too_far = || {
+        ApiError::bad_request(format!(
+            "The simulated clock cannot go past {} (the year 9999).",
+            crate::state::MAX_TIME
+        ))
+    };
+    let number = |key: &str| -> ApiResult<Option<u64>> {
+        match p.get(key) {
+            None => Ok(None),
+            Some(v) => parse_u64(v).map(Some).ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{key}: a whole, non-negative number"),
+                    key,
+                    "parameter_invalid_integer",
+                )
+            }),
+        }
+    };
+    let to = number("to")?;
+    let seconds = number("seconds")?.unwrap_or(0);
+    let days = number("days")?.unwrap_or(0);
     app.with(|st| {
         let now = st.now();
-        let target = if let Some(to) = p.get("to").and_then(parse_u64) {
-            to as i64
-        } else {
-            let seconds = p.get("seconds").and_then(parse_u64).unwrap_or(0)
-                + p.get("days").and_then(parse_u64).unwrap_or(0) * 86_400;
-            now + seconds as i64
+        let target = match to {
+            Some(to) => i64::try_from(to).map_err(|_| too_far())?,
+            None => days
+                .checked_mul(86_400)
+                .and_then(|d| d.checked_add(seconds))
+                .and_then(|s| i64::try_from(s).ok())
+                .and_then(|s| now.checked_add(s))
+                .ok_or_else(too_far)?,
         };
+        if target > crate::state::MAX_TIME {
+            return Err(too_far());
+        }
         if target < now {
             return Err(ApiError::bad_request(
                 "The simulated clock only moves forward.",
             ));
         }
-        let applied = st.advance_to(target);
+        let applied = st.advance_to(target)?;
         Ok(Json(json!({"now": st.now(), "applied": applied})))
     })
 }
@@ -227,13 +253,13 @@ async fn set_chaos(
     let chaos: Chaos = serde_json::from_value(p)
         .map_err(|e| ApiError::bad_request(format!("Invalid chaos settings: {e}")))?;
     Ok(app.with(|st| {
-        st.chaos = chaos;
+        st.set_chaos(chaos);
         Json(json!(st.chaos))
     }))
 }
 
 async fn release_held(State(app): State<App>) -> Json<Value> {
-    app.with(|st| st.outbox.release());
+    app.with(|st| st.release_held());
     Json(json!({"released": true}))
 }
 
@@ -272,8 +298,8 @@ fn normalise(p: Value) -> Value {
     Value::Object(out)
 }
 
-async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Value> {
-    let q = form::parse(q.as_deref().unwrap_or_default());
+async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = form::parse(q.as_deref().unwrap_or_default())?;
     let kind = str_param(&q, "type");
     app.with(|st| {
         let data: Vec<Value> = st
@@ -282,7 +308,7 @@ async fn list_events(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Valu
             .filter(|e| kind.as_ref().is_none_or(|k| k == &e.kind))
             .map(|e| e.envelope.clone())
             .collect();
-        Json(json!({"data": data}))
+        Ok(Json(json!({"data": data})))
     })
 }
 
@@ -307,8 +333,8 @@ async fn resend_event(State(app): State<App>, Path(id): Path<String>) -> ApiResu
 }
 
 /// Every delivery attempt, oldest first; filter with `event_id`, `type`, `endpoint_id`.
-async fn list_deliveries(State(app): State<App>, RawQuery(q): RawQuery) -> Json<Value> {
-    let q = form::parse(q.as_deref().unwrap_or_default());
+async fn list_deliveries(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = form::parse(q.as_deref().unwrap_or_default())?;
     let event_id = str_param(&q, "event_id");
     let kind = str_param(&q, "type");
     let endpoint = str_param(&q, "endpoint_id");
@@ -319,7 +345,7 @@ async fn list_deliveries(State(app): State<App>, RawQuery(q): RawQuery) -> Json<
         .filter(|d| kind.as_ref().is_none_or(|k| k == &d.event_type))
         .filter(|d| endpoint.as_ref().is_none_or(|e| e == &d.endpoint_id))
         .collect();
-    Json(json!({"data": data}))
+    Ok(Json(json!({"data": data})))
 }
 
 /// `{"url": ..., "secret": "whsec_..."?, "enabled_events": [...]?}`: like

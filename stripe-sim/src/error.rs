@@ -72,10 +72,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "idempotency_error", message)
     }
 
-    pub fn conflict(message: impl Into<String>) -> Self {
+    /// 409 `idempotency_key_in_use`: another request with the same key is still running.
+    pub fn idempotency_key_in_use(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::CONFLICT, "invalid_request_error", message);
-        e.code = Some("lock_timeout");
+        e.code = Some("idempotency_key_in_use");
         e
+    }
+
+    /// An error with any status, as `invalid_request_error` (for rejections by the HTTP layer).
+    pub fn with_status(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::new(status, "invalid_request_error", message)
     }
 
     /// 402 `card_error` / `card_declined`, as a declined payment is reported.

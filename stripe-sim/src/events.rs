@@ -34,10 +34,13 @@ impl EventRecord {
 
 pub type Batch = Vec<(Arc<EventRecord>, Vec<WebhookEndpoint>)>;
 
+/// Each message carries the chaos settings of the moment it was flushed: a batch is held,
+/// duplicated or reordered as the settings were when its events were emitted, not when the
+/// dispatcher gets to it.
 pub enum Msg {
-    Batch(Batch),
-    /// Deliver what `hold` kept back.
-    Release,
+    Batch(Batch, Chaos),
+    /// Deliver what `hold` kept back, under these settings.
+    Release(Chaos),
 }
 
 /// Events emitted while the state is locked, sent to the dispatcher as one batch when the
@@ -59,16 +62,20 @@ impl Outbox {
         self.pending.push((event, endpoints));
     }
 
-    pub fn flush(&mut self) {
+    /// Sends what was emitted since the last flush, with a snapshot of `chaos`.
+    pub fn flush(&mut self, chaos: &Chaos) {
         if !self.pending.is_empty() {
             // The dispatcher only stops when the simulator does; nothing to do then.
-            let _ = self.tx.send(Msg::Batch(std::mem::take(&mut self.pending)));
+            let _ = self
+                .tx
+                .send(Msg::Batch(std::mem::take(&mut self.pending), chaos.clone()));
         }
     }
 
-    pub fn release(&mut self) {
-        self.flush();
-        let _ = self.tx.send(Msg::Release);
+    /// Flushes, then has the dispatcher deliver everything held so far under `chaos`.
+    pub fn release(&mut self, chaos: &Chaos) {
+        self.flush(chaos);
+        let _ = self.tx.send(Msg::Release(chaos.clone()));
     }
 }
 
@@ -115,7 +122,12 @@ pub struct Delivery {
     pub succeeded: bool,
     /// Whether another attempt is scheduled after this failed one.
     pub will_retry: bool,
-    /// Wall-clock time of the attempt, in milliseconds since the Unix epoch.
+    /// When the delivery job began (after any `max_in_flight` wait, before `delay_ms`), in
+    /// milliseconds since the Unix epoch. The same for every attempt of one job.
+    pub scheduled_ms: i64,
+    /// When this attempt's request was sent.
+    pub started_ms: i64,
+    /// When this attempt's answer (or error) came back.
     pub at_ms: i64,
     pub signature: String,
 }
@@ -136,28 +148,30 @@ pub async fn dispatch<H: DeliveryHost>(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     retry: RetryPolicy,
 ) {
+    // Stripe does not follow redirects: a 3xx answer is a failed delivery.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
         .expect("a plain HTTP client builds");
     let mut held: Batch = Vec::new();
     while let Some(msg) = rx.recv().await {
-        let chaos = host.chaos();
-        let mut batch = match msg {
-            Msg::Batch(batch) if chaos.hold => {
+        let (mut batch, chaos) = match msg {
+            Msg::Batch(batch, chaos) if chaos.hold => {
                 held.extend(batch);
                 continue;
             }
-            Msg::Batch(batch) => batch,
-            Msg::Release => std::mem::take(&mut held),
+            Msg::Batch(batch, chaos) => (batch, chaos),
+            Msg::Release(chaos) => (std::mem::take(&mut held), chaos),
         };
         if chaos.reorder || chaos.shuffle {
             // Take the batches already queued too, so that the disorder spans actions.
             while let Ok(more) = rx.try_recv() {
                 match more {
-                    Msg::Batch(more) => batch.extend(more),
-                    Msg::Release => batch.append(&mut held),
+                    Msg::Batch(more, c) if c.hold => held.extend(more),
+                    Msg::Batch(more, _) => batch.extend(more),
+                    Msg::Release(_) => batch.append(&mut held),
                 }
             }
         }
@@ -226,10 +240,16 @@ async fn deliver<H: DeliveryHost>(
     chaos: Chaos,
     retry: RetryPolicy,
 ) {
+    let scheduled_ms = chrono::Utc::now().timestamp_millis();
     if chaos.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(chaos.delay_ms)).await;
     }
-    if attempt(&*host, &client, &event, &endpoint, &chaos, 1, retry).await {
+    let first = Attempt {
+        n: 1,
+        scheduled_ms,
+        retry,
+    };
+    if attempt(&*host, &client, &event, &endpoint, &chaos, first).await {
         return;
     }
     tokio::spawn(async move {
@@ -239,11 +259,22 @@ async fn deliver<H: DeliveryHost>(
                 return;
             }
             let chaos = host.chaos();
-            if attempt(&*host, &client, &event, &endpoint, &chaos, n, retry).await {
+            let next = Attempt {
+                n,
+                scheduled_ms,
+                retry,
+            };
+            if attempt(&*host, &client, &event, &endpoint, &chaos, next).await {
                 return;
             }
         }
     });
+}
+
+struct Attempt {
+    n: u32,
+    scheduled_ms: i64,
+    retry: RetryPolicy,
 }
 
 async fn attempt<H: DeliveryHost>(
@@ -252,8 +283,11 @@ async fn attempt<H: DeliveryHost>(
     event: &EventRecord,
     endpoint: &WebhookEndpoint,
     chaos: &Chaos,
-    n: u32,
-    retry: RetryPolicy,
+    Attempt {
+        n,
+        scheduled_ms,
+        retry,
+    }: Attempt,
 ) -> bool {
     let mut secrets = host
         .endpoint_secrets(&endpoint.id)
@@ -266,6 +300,7 @@ async fn attempt<H: DeliveryHost>(
     }
     let timestamp = chrono::Utc::now().timestamp();
     let header = signature::header(&event.payload, &secrets, timestamp);
+    let started_ms = chrono::Utc::now().timestamp_millis();
     let result = client
         .post(&endpoint.url)
         .header("content-type", "application/json; charset=utf-8")
@@ -293,6 +328,8 @@ async fn attempt<H: DeliveryHost>(
         error,
         succeeded,
         will_retry: !succeeded && n < retry.max_attempts,
+        scheduled_ms,
+        started_ms,
         at_ms: chrono::Utc::now().timestamp_millis(),
         signature: header,
     });

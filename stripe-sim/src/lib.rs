@@ -118,15 +118,21 @@ pub struct Shared {
     deliveries: Mutex<Vec<Delivery>>,
     delivery_seq: AtomicU64,
     stopped: std::sync::atomic::AtomicBool,
-    pub(crate) idempotency: Mutex<HashMap<String, Idempotent>>,
+    /// Keyed by (API key, `Idempotency-Key`): keys are scoped to the account's secret key.
+    pub(crate) idempotency: Mutex<HashMap<(String, String), Idempotent>>,
 }
 
 impl Shared {
     /// Runs `f` on the state, then hands the events it emitted to the dispatcher as one batch.
+    ///
+    /// First the state catches up with the simulated clock: whatever fell due since the last
+    /// access (a renewal, a trial end, a session expiry) is applied, so reads never show a
+    /// stale state.
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.lock();
+        st.catch_up();
         let r = f(&mut st);
-        st.outbox.flush();
+        st.flush_outbox();
         r
     }
 
@@ -172,6 +178,24 @@ impl events::DeliveryHost for Shared {
 }
 
 pub type App = Arc<Shared>;
+
+/// A bare simulator state with no server and no dispatcher, for unit tests of the handlers.
+#[cfg(test)]
+pub(crate) fn test_app() -> App {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    Arc::new(Shared {
+        state: Mutex::new(State::new(
+            Catalog::default(),
+            "http://127.0.0.1".into(),
+            events::Outbox::new(tx),
+        )),
+        api_chaos: Mutex::new(ApiChaos::default()),
+        deliveries: Mutex::new(Vec::new()),
+        delivery_seq: AtomicU64::new(0),
+        stopped: std::sync::atomic::AtomicBool::new(false),
+        idempotency: Mutex::new(HashMap::new()),
+    })
+}
 
 /// The whole HTTP surface: the Stripe API under `/v1`, the control API under `/_sim`, and the
 /// hosted pages.
@@ -288,17 +312,24 @@ impl Sim {
             .with(|st| st.events.iter().map(|e| e.envelope.clone()).collect())
     }
 
-    /// Moves the simulated clock forward, applying renewals, trial ends and retries.
-    pub fn advance(&self, by: std::time::Duration) -> i64 {
+    /// Moves the simulated clock forward, applying renewals, trial ends and retries. Fails
+    /// (having applied what it could, with the clock at the last thing applied) if the target
+    /// is past the year 9999 or more than `state::MAX_STEPS` things fall due on the way.
+    pub fn advance(&self, by: std::time::Duration) -> Result<i64, error::ApiError> {
         self.shared.with(|st| {
-            let target = st.now() + by.as_secs() as i64;
-            st.advance_to(target);
-            st.now()
+            let target = i64::try_from(by.as_secs())
+                .ok()
+                .and_then(|s| st.now().checked_add(s))
+                .filter(|t| *t <= state::MAX_TIME)
+                .ok_or_else(|| error::ApiError::bad_request("The target time is too far."))?;
+            st.advance_to(target)?;
+            Ok(st.now())
         })
     }
 
+    /// Replaces the chaos settings; turning `hold` off releases the held events.
     pub fn set_chaos(&self, chaos: Chaos) {
-        self.shared.with(|st| st.chaos = chaos);
+        self.shared.with(|st| st.set_chaos(chaos));
     }
 
     pub fn fail_next_payments(&self, count: u32) {
@@ -316,7 +347,7 @@ impl Sim {
 
     /// Delivers the events kept back while `Chaos::hold` was on.
     pub fn release_held(&self) {
-        self.shared.with(|st| st.outbox.release());
+        self.shared.with(|st| st.release_held());
     }
 }
 

@@ -261,7 +261,10 @@ async fn portal_page(State(app): State<App>, Path(id): Path<String>) -> Response
 /// `subscription`, `action` = `cancel_at_period_end` | `renew` | `resume` | `cancel_now` |
 /// `switch` (with `price`).
 async fn portal_action(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Response {
-    let p = form::parse(std::str::from_utf8(&body).unwrap_or_default());
+    let p = match form::parse(std::str::from_utf8(&body).unwrap_or_default()) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.message).into_response(),
+    };
     let (Some(sub), Some(action)) = (str_param(&p, "subscription"), str_param(&p, "action")) else {
         return (
             StatusCode::BAD_REQUEST,

@@ -181,8 +181,11 @@ pub struct Invoice {
     pub status: &'static str,
     pub billing_reason: &'static str,
     pub amount: i64,
+    /// The invoice-level period: for a renewal, the period that just ended.
     pub period_start: i64,
     pub period_end: i64,
+    /// The period the line items pay for: for a renewal, the one that starts.
+    pub line_period: (i64, i64),
     pub attempt_count: u64,
     pub paid_at: Option<i64>,
     pub next_payment_attempt: Option<i64>,
@@ -227,8 +230,9 @@ pub struct Chaos {
     pub concurrent: bool,
     /// With `concurrent`, at most this many deliveries in flight (0: no limit).
     pub max_in_flight: usize,
-    /// Keep events instead of delivering them, until `/_sim/deliveries/release`; they are
-    /// then delivered as one batch, under the chaos settings of that moment.
+    /// Keep events instead of delivering them, until `/_sim/deliveries/release` or until
+    /// `hold` is turned off; they are then delivered as one batch, under the chaos settings of
+    /// that moment. Every other setting applies as it was when the events were emitted.
     pub hold: bool,
     /// Sign additionally with this secret (a rotation in progress). With `only_extra_secret`,
     /// sign with it alone, as if the endpoint's secret had been rolled without telling anyone.
@@ -283,6 +287,38 @@ pub struct State {
 
 const DAY: i64 = 86_400;
 
+/// The latest simulated time: 9999-12-31T23:59:59Z.
+pub const MAX_TIME: i64 = 253_402_300_799;
+/// The most things (renewals, retries, expiries…) one clock move applies; a move that would
+/// apply more stops at the last one applied and reports it.
+pub const MAX_STEPS: usize = 10_000;
+/// The quantities Stripe accepts on a line item or subscription item.
+pub const MAX_QUANTITY: u64 = 999_999;
+
+/// `unit_amount × quantity`, `None` on overflow.
+pub fn line_amount(unit_amount: i64, quantity: u64) -> Option<i64> {
+    i64::try_from(quantity)
+        .ok()
+        .and_then(|q| unit_amount.checked_mul(q))
+}
+
+/// A quantity parameter: a whole number in 1..=999,999.
+fn quantity_param(item: &Value, param: &str) -> ApiResult<Option<u64>> {
+    match item.get("quantity") {
+        None => Ok(None),
+        Some(q) => parse_u64(q)
+            .filter(|q| (1..=MAX_QUANTITY).contains(q))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("Invalid {param}: must be an integer between 1 and {MAX_QUANTITY}."),
+                    param,
+                    "parameter_invalid_integer",
+                )
+            }),
+    }
+}
+
 impl State {
     pub fn new(catalog: Catalog, public_url: String, outbox: Outbox) -> Self {
         State {
@@ -310,6 +346,40 @@ impl State {
     /// The simulated time: the wall clock moved forward by every `advance`.
     pub fn now(&self) -> i64 {
         chrono::Utc::now().timestamp() + self.clock_offset
+    }
+
+    /// Applies whatever fell due by the simulated now (called on every access to the state).
+    /// At most [`MAX_STEPS`] things at a time; the rest is applied on the next access.
+    pub fn catch_up(&mut self) {
+        let now = self.now();
+        let _ = self.advance_to(now);
+    }
+
+    /// Hands what was emitted to the dispatcher, with the chaos settings of this moment.
+    pub fn flush_outbox(&mut self) {
+        self.outbox.flush(&self.chaos);
+    }
+
+    /// Delivers the events kept back while `hold` was on.
+    pub fn release_held(&mut self) {
+        self.outbox.release(&self.chaos);
+    }
+
+    /// Replaces the chaos settings. Events emitted before now keep the settings they were
+    /// emitted under; turning `hold` off releases what was held.
+    pub fn set_chaos(&mut self, chaos: Chaos) {
+        self.flush_outbox();
+        let released = self.chaos.hold && !chaos.hold;
+        self.chaos = chaos;
+        if released {
+            self.release_held();
+        }
+    }
+
+    /// Moves the simulated clock so that `now()` is at least `at`; it never goes back.
+    fn clock_at_least(&mut self, at: i64) {
+        let offset = at.saturating_sub(chrono::Utc::now().timestamp());
+        self.clock_offset = self.clock_offset.max(offset);
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -468,18 +538,11 @@ impl State {
             if self.catalog.price(&price).is_none() {
                 return Err(ApiError::missing("price", &price, Some(&param)));
             }
-            let quantity = match item.get("quantity") {
-                None => 1,
-                Some(q) => parse_u64(q).ok_or_else(|| {
-                    ApiError::invalid(
-                        "Invalid integer",
-                        &format!("line_items[{i}][quantity]"),
-                        "parameter_invalid_integer",
-                    )
-                })?,
-            };
+            let quantity =
+                quantity_param(item, &format!("line_items[{i}][quantity]"))?.unwrap_or(1);
             items.push(LineItem { price, quantity });
         }
+        self.total_amount(items.iter().map(|li| (li.price.as_str(), li.quantity)))?;
         let sub_data = p.get("subscription_data").cloned().unwrap_or(Value::Null);
         let trial_period_days = match sub_data.get("trial_period_days") {
             None => None,
@@ -541,15 +604,32 @@ impl State {
             .ok_or_else(|| ApiError::missing("checkout.session", id, Some("session")))
     }
 
+    /// The total of `(price, quantity)` lines; a 400 if it does not fit Stripe's amounts.
+    fn total_amount<'a>(&self, lines: impl Iterator<Item = (&'a str, u64)>) -> ApiResult<i64> {
+        let mut total: i64 = 0;
+        for (price, quantity) in lines {
+            let unit = self.catalog.price(price).map_or(0, |(_, p)| p.unit_amount);
+            total = line_amount(unit, quantity)
+                .and_then(|a| total.checked_add(a))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "The total amount is too large.",
+                        "quantity",
+                        "amount_too_large",
+                    )
+                })?;
+        }
+        Ok(total)
+    }
+
+    /// Validated when the session was made; saturates rather than panics regardless.
     fn session_amount(&self, s: &CheckoutSession) -> i64 {
-        s.line_items
-            .iter()
-            .filter_map(|li| {
-                self.catalog
-                    .price(&li.price)
-                    .map(|(_, p)| p.unit_amount * li.quantity as i64)
-            })
-            .sum()
+        self.total_amount(
+            s.line_items
+                .iter()
+                .map(|li| (li.price.as_str(), li.quantity)),
+        )
+        .unwrap_or(i64::MAX)
     }
 
     pub fn render_session(&self, id: &str) -> Value {
@@ -671,16 +751,22 @@ impl State {
             &items,
             session.trial_period_days,
             session.subscription_metadata.clone(),
+            // Stripe creates a paid Checkout subscription `incomplete` and activates it once
+            // its first invoice is paid; a trial starts `trialing` with a $0 invoice.
             if trial {
                 Status::Trialing
             } else {
-                Status::Active
+                Status::Incomplete
             },
             now,
         );
+        let invoice = self.make_invoice(&sub_id, "subscription_create", true, now, (now, now));
         let sub = self.render_subscription(&sub_id);
         self.emit("customer.subscription.created", sub, None, cause, now);
-        let invoice = self.issue_invoice(&sub_id, "subscription_create", true, now, cause);
+        self.emit_invoice(&invoice, true, cause, now);
+        if !trial {
+            self.set_status(&sub_id, Status::Active, cause, now);
+        }
         {
             let s = self.sessions.get_mut(id).expect("exists");
             s.customer = Some(customer_id.clone());
@@ -843,13 +929,24 @@ impl State {
             if self.catalog.price(&price).is_none() {
                 return Err(ApiError::missing("price", &price, Some(&param)));
             }
-            let quantity = item.get("quantity").and_then(parse_u64).unwrap_or(1);
+            let quantity = quantity_param(item, &format!("items[{i}][quantity]"))?.unwrap_or(1);
             parsed.push((price, quantity));
         }
-        let trial_days = p
-            .get("trial_period_days")
-            .and_then(parse_u64)
-            .map(|d| d as u32);
+        self.total_amount(parsed.iter().map(|(p, q)| (p.as_str(), *q)))?;
+        let trial_days = match p.get("trial_period_days") {
+            None => None,
+            Some(v) => Some(
+                parse_u64(v)
+                    .filter(|d| (1..=730).contains(d))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "trial_period_days must be between 1 and 730.",
+                            "trial_period_days",
+                            "parameter_invalid_integer",
+                        )
+                    })? as u32,
+            ),
+        };
         let pause_on_failure = p
             .pointer("/trial_settings/end_behavior/missing_payment_method")
             .and_then(Value::as_str)
@@ -868,9 +965,10 @@ impl State {
             .get_mut(&id)
             .expect("just made")
             .pause_on_trial_end_failure = pause_on_failure;
+        let invoice = self.make_invoice(&id, "subscription_create", paid, now, (now, now));
         let body = self.render_subscription(&id);
         self.emit("customer.subscription.created", body, None, cause, now);
-        let invoice = self.issue_invoice(&id, "subscription_create", paid, now, cause);
+        self.emit_invoice(&invoice, paid, cause, now);
         if !paid {
             let s = self.subscriptions.get_mut(&id).expect("exists");
             s.open_invoice = Some(invoice);
@@ -1171,7 +1269,7 @@ impl State {
                         Some(&format!("items[{i}][price]")),
                     ));
                 }
-                let quantity = item.get("quantity").and_then(parse_u64);
+                let quantity = quantity_param(item, &format!("items[{i}][quantity]"))?;
                 let deleted = item.get("deleted").and_then(parse_bool).unwrap_or(false);
                 match str_param(item, "id") {
                     Some(item_id) => {
@@ -1214,13 +1312,30 @@ impl State {
                     "parameter_invalid_array",
                 ));
             }
+            self.total_amount(next.items.iter().map(|i| (i.price.as_str(), i.quantity)))?;
         }
         let end_trial_now = str_param(p, "trial_end").as_deref() == Some("now");
+        // A swap to a price with another interval (monthly ↔ yearly) resets the billing cycle:
+        // the new period starts now and is invoiced at once, as Stripe does. A swap within the
+        // same interval keeps the period.
+        let interval = |items: &[SubscriptionItem]| {
+            items
+                .first()
+                .and_then(|i| self.catalog.price(&i.price))
+                .map(|(_, p)| (p.interval, p.interval_count))
+        };
+        let resets_cycle =
+            sub.status == Status::Active && interval(&sub.items) != interval(&next.items);
         let before = self.render_subscription(id);
         self.subscriptions.insert(id.to_string(), next);
         let now = self.now();
         if end_trial_now && sub.status == Status::Trialing {
             self.end_trial(id, now, cause);
+        } else if resets_cycle {
+            let paid = self.charge_off_session(&sub.customer);
+            let period = (now, now);
+            let reason = "subscription_update";
+            self.start_period(id, now, paid, period, None, reason, before, cause);
         } else {
             let after = self.render_subscription(id);
             let previous = diff(&before, &after);
@@ -1395,19 +1510,40 @@ impl State {
         at: i64,
         cause: &Cause,
     ) -> String {
+        let id = self.make_invoice(sub_id, reason, paid, at, (at, at));
+        self.emit_invoice(&id, paid, cause, at);
+        id
+    }
+
+    /// Emits `invoice.paid`, or the failure event of the last payment attempt.
+    fn emit_invoice(&mut self, id: &str, paid: bool, cause: &Cause, at: i64) {
+        let body = self.render_invoice(id);
+        let kind = if paid {
+            "invoice.paid"
+        } else {
+            self.failure_event
+        };
+        self.emit(kind, body, None, cause, at);
+    }
+
+    /// Makes the subscription's invoice and makes it its `latest_invoice`, without an event.
+    /// Its lines pay for the subscription's current period; `period` is the invoice-level
+    /// period (Stripe: for a renewal the period that ended; for a first invoice, `at`–`at`).
+    fn make_invoice(
+        &mut self,
+        sub_id: &str,
+        reason: &'static str,
+        paid: bool,
+        at: i64,
+        period: (i64, i64),
+    ) -> String {
         let sub = self.subscriptions[sub_id].clone();
         let in_trial = sub.status == Status::Trialing;
         let amount: i64 = if in_trial {
             0
         } else {
-            sub.items
-                .iter()
-                .filter_map(|i| {
-                    self.catalog
-                        .price(&i.price)
-                        .map(|(_, p)| p.unit_amount * i.quantity as i64)
-                })
-                .sum()
+            self.total_amount(sub.items.iter().map(|i| (i.price.as_str(), i.quantity)))
+                .unwrap_or(i64::MAX)
         };
         let id = new_id("in");
         let seq = self.next_seq();
@@ -1432,8 +1568,9 @@ impl State {
             status: if paid { "paid" } else { "open" },
             billing_reason: reason,
             amount,
-            period_start: sub.period_start,
-            period_end: sub.period_end,
+            period_start: period.0,
+            period_end: period.1,
+            line_period: (sub.period_start, sub.period_end),
             attempt_count: 1,
             paid_at: paid.then_some(at),
             next_payment_attempt: next_retry,
@@ -1444,13 +1581,6 @@ impl State {
             .get_mut(sub_id)
             .expect("exists")
             .latest_invoice = Some(id.clone());
-        let body = self.render_invoice(&id);
-        let kind = if paid {
-            "invoice.paid"
-        } else {
-            self.failure_event
-        };
-        self.emit(kind, body, None, cause, at);
         id
     }
 
@@ -1534,7 +1664,8 @@ impl State {
                 } else {
                     self.catalog
                         .price(&item.price)
-                        .map_or(0, |(_, p)| p.unit_amount * item.quantity as i64)
+                        .and_then(|(_, p)| line_amount(p.unit_amount, item.quantity))
+                        .unwrap_or(i64::MAX)
                 };
                 json!({
                     "id": line_id,
@@ -1559,7 +1690,7 @@ impl State {
                             "subscription_item": item.id,
                         }
                     },
-                    "period": {"end": inv.period_end, "start": inv.period_start},
+                    "period": {"end": inv.line_period.1, "start": inv.line_period.0},
                     "pretax_credit_amounts": [],
                     "pricing": {
                         "type": "price_details",
@@ -1668,10 +1799,20 @@ impl State {
     // ---------------------------------------------------------------- clock
 
     /// Moves the simulated clock forward to `target`, applying everything that falls due on
-    /// the way, earliest first, each at its own time.
-    pub fn advance_to(&mut self, target: i64) -> usize {
+    /// the way, earliest first, each at its own time. The clock never moves back (`target` in
+    /// the past only applies what is overdue). Past [`MAX_STEPS`] things it stops, with the
+    /// clock at the last one applied, and says so: nothing is skipped, a later call (or the
+    /// next access, which catches up) goes on from there.
+    pub fn advance_to(&mut self, target: i64) -> ApiResult<usize> {
         let mut applied = 0;
         loop {
+            if applied == MAX_STEPS {
+                return Err(ApiError::bad_request(format!(
+                    "Too much falls due before {target}: stripe-sim applied {MAX_STEPS} renewals, \
+                     retries and expiries and stopped the clock at {}. Advance again to go on.",
+                    self.now()
+                )));
+            }
             let subscription = self.next_due(target);
             let session = self.next_session_expiry(target);
             match (subscription, session) {
@@ -1680,19 +1821,15 @@ impl State {
                 }
                 (None, Some((id, due))) => self.expire_session_at(&id, due),
                 (Some((sub_id, due, action)), _) => {
-                    self.clock_offset = due - chrono::Utc::now().timestamp();
+                    self.clock_at_least(due);
                     self.apply_due(&sub_id, due, action);
                 }
                 (None, None) => break,
             }
             applied += 1;
-            if applied > 10_000 {
-                break;
-            }
         }
-        let now = chrono::Utc::now().timestamp();
-        self.clock_offset = self.clock_offset.max(target - now);
-        applied
+        self.clock_at_least(target);
+        Ok(applied)
     }
 
     /// The open checkout session that expires first, by `target`.
@@ -1705,7 +1842,7 @@ impl State {
     }
 
     fn expire_session_at(&mut self, id: &str, at: i64) {
-        self.clock_offset = at - chrono::Utc::now().timestamp();
+        self.clock_at_least(at);
         self.sessions.get_mut(id).expect("exists").status = "expired";
         let body = self.render_session(id);
         self.emit(
@@ -1817,47 +1954,73 @@ impl State {
             return;
         }
         let before = self.render_subscription(id);
-        let period_end = self.period_after(&sub.items, at);
-        {
-            let s = self.subscriptions.get_mut(id).expect("exists");
-            s.status = if paid {
-                Status::Active
-            } else {
-                Status::PastDue
-            };
-            s.trial_end = Some(at);
-            s.period_start = at;
-            s.period_end = period_end;
-            s.billing_cycle_anchor = at;
-        }
-        let invoice = self.issue_invoice(id, "subscription_cycle", paid, at, cause);
-        self.after_payment_attempt(id, invoice, paid, at);
-        let after = self.render_subscription(id);
-        let previous = diff(&before, &after);
-        self.emit(
-            "customer.subscription.updated",
-            after,
-            Some(Value::Object(previous)),
-            cause,
+        let period = (sub.period_start, at);
+        let status = Some(Status::Active);
+        self.start_period(
+            id,
             at,
+            paid,
+            period,
+            status,
+            "subscription_cycle",
+            before,
+            cause,
         );
     }
 
+    /// A period ends: the subscription moves to the next one.
     fn renew(&mut self, id: &str, at: i64, cause: &Cause) {
         let sub = self.subscriptions[id].clone();
         let paid = self.charge_off_session(&sub.customer);
         let before = self.render_subscription(id);
+        let period = (sub.period_start, sub.period_end);
+        self.start_period(
+            id,
+            at,
+            paid,
+            period,
+            None,
+            "subscription_cycle",
+            before,
+            cause,
+        );
+    }
+
+    /// Starts a new billing period at `at` and bills it, in Stripe's order: the subscription
+    /// moves to the new period (`customer.subscription.updated`, with `status` if given), then
+    /// the invoice (whose own period is `invoice_period`, the one that ended) is paid or fails,
+    /// and a failure makes the subscription `past_due` (another `updated`). `before` is the
+    /// subscription as last reported, for `previous_attributes`.
+    #[allow(clippy::too_many_arguments)]
+    fn start_period(
+        &mut self,
+        id: &str,
+        at: i64,
+        paid: bool,
+        invoice_period: (i64, i64),
+        status: Option<Status>,
+        reason: &'static str,
+        before: Value,
+        cause: &Cause,
+    ) {
+        let sub = self.subscriptions[id].clone();
         let period_end = self.period_after(&sub.items, at);
         {
             let s = self.subscriptions.get_mut(id).expect("exists");
+            if let Some(status) = status {
+                s.status = status;
+            }
+            if sub.status == Status::Trialing {
+                s.trial_end = Some(at);
+                s.billing_cycle_anchor = at;
+            }
+            if reason == "subscription_update" {
+                s.billing_cycle_anchor = at;
+            }
             s.period_start = at;
             s.period_end = period_end;
-            if !paid {
-                s.status = Status::PastDue;
-            }
         }
-        let invoice = self.issue_invoice(id, "subscription_cycle", paid, at, cause);
-        self.after_payment_attempt(id, invoice, paid, at);
+        let invoice = self.make_invoice(id, reason, paid, at, invoice_period);
         let after = self.render_subscription(id);
         let previous = diff(&before, &after);
         self.emit(
@@ -1867,6 +2030,28 @@ impl State {
             cause,
             at,
         );
+        self.emit_invoice(&invoice, paid, cause, at);
+        self.after_payment_attempt(id, invoice, paid, at);
+        if !paid {
+            self.set_status(id, Status::PastDue, cause, at);
+        }
+    }
+
+    /// Changes the status and emits `customer.subscription.updated` with the old one.
+    fn set_status(&mut self, id: &str, status: Status, cause: &Cause, at: i64) {
+        let before = self.render_subscription(id);
+        self.subscriptions.get_mut(id).expect("exists").status = status;
+        let after = self.render_subscription(id);
+        let previous = diff(&before, &after);
+        if !previous.is_empty() {
+            self.emit(
+                "customer.subscription.updated",
+                after,
+                Some(Value::Object(previous)),
+                cause,
+                at,
+            );
+        }
     }
 
     fn after_payment_attempt(&mut self, id: &str, invoice: String, paid: bool, at: i64) {
@@ -2200,20 +2385,31 @@ pub fn add_interval(start: i64, interval: Interval, count: u32) -> i64 {
         Interval::Day => Some(t + chrono::Duration::days(i64::from(count))),
         Interval::Week => Some(t + chrono::Duration::weeks(i64::from(count))),
         Interval::Month => t.checked_add_months(Months::new(count)),
-        Interval::Year => t.checked_add_months(Months::new(count * 12)),
+        Interval::Year => t.checked_add_months(Months::new(count.saturating_mul(12))),
     };
     next.map_or(start + 30 * DAY, |n| n.timestamp())
 }
 
-/// The top-level keys whose values differ, with their values from `before`: Stripe's
-/// `previous_attributes`.
+/// The keys whose values differ, with their values from `before`: Stripe's
+/// `previous_attributes`. Nested objects hold only their changed keys (`items: {data: [...]}`,
+/// `cancellation_details: {reason: ...}`); arrays, which cannot be given in part, are whole.
 pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
         return Map::new();
     };
     b.iter()
-        .filter(|(k, v)| a.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|(k, v)| match (v, a.get(k)) {
+            (_, Some(new)) if new == v => None,
+            (Value::Object(_), Some(new @ Value::Object(_))) => {
+                Some((k.clone(), Value::Object(diff(v, new))))
+            }
+            _ => Some((k.clone(), v.clone())),
+        })
+        .chain(
+            a.keys()
+                .filter(|k| !b.contains_key(*k))
+                .map(|k| (k.clone(), Value::Null)),
+        )
         .collect()
 }
 
@@ -2318,6 +2514,15 @@ mod tests {
         let after = json!({"a": 1, "b": {"c": 5}, "d": 4});
         let d = diff(&before, &after);
         assert_eq!(Value::Object(d), json!({"b": {"c": 2}, "d": 3}));
+        // Nested objects keep only their changed keys; a new key was null; arrays are whole.
+        let before = json!({"items": {"object": "list", "data": [{"price": "a"}], "url": "u"},
+                            "metadata": {"k": "1", "same": "s"}});
+        let after = json!({"items": {"object": "list", "data": [{"price": "b"}], "url": "u"},
+                           "metadata": {"k": "2", "same": "s", "new": "n"}});
+        assert_eq!(
+            Value::Object(diff(&before, &after)),
+            json!({"items": {"data": [{"price": "a"}]}, "metadata": {"k": "1", "new": null}})
+        );
     }
 
     #[test]

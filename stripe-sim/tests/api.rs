@@ -81,6 +81,7 @@ async fn customers_are_created_read_updated_and_deleted_through_async_stripe() {
             .unwrap(),
         RetrieveCustomerReturned::DeletedCustomer(_)
     ));
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -97,6 +98,7 @@ async fn an_unknown_customer_is_a_404_resource_missing_error_object() {
         Some("resource_missing")
     );
     assert_eq!(err.message.as_deref(), Some("No such customer: 'cus_nope'"));
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -124,6 +126,7 @@ async fn a_request_without_a_test_secret_key_is_refused_with_401() {
             .unwrap()
             .contains("did not provide an API key")
     );
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -157,6 +160,7 @@ async fn the_same_idempotency_key_and_params_replay_the_first_response() {
         "the replay did not create a second customer"
     );
     assert_eq!(created[0]["request"]["idempotency_key"], "create-ada-1");
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -181,6 +185,7 @@ async fn the_same_idempotency_key_with_other_params_is_an_idempotency_error() {
     let (status, err) = stripe_error(err);
     assert_eq!(status, 400);
     assert_eq!(err.type_, stripe::ApiErrorsType::IdempotencyError);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -245,6 +250,7 @@ async fn a_subscription_checkout_session_carries_every_parameter_and_a_hosted_ur
         trial_end - sub.items.data[0].current_period_start,
         14 * 86_400
     );
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -267,6 +273,7 @@ async fn a_checkout_session_for_an_unknown_price_names_the_parameter() {
         err.code.as_ref().map(|c| c.as_str()),
         Some("resource_missing")
     );
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -292,6 +299,7 @@ async fn a_billing_portal_session_points_at_the_hosted_portal() {
     );
     let page = http().get(&portal.url).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -356,6 +364,7 @@ async fn subscriptions_are_read_listed_swapped_scheduled_to_cancel_and_deleted()
         .unwrap();
     assert_eq!(all.data.len(), 1);
     assert_eq!(all.data[0].status, SubscriptionStatus::Canceled);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -394,6 +403,7 @@ async fn active_entitlements_follow_the_subscribed_product_features() {
         .await
         .unwrap();
     assert!(after.data.is_empty());
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -440,6 +450,7 @@ async fn webhook_endpoints_created_through_the_api_get_a_secret_and_deliveries()
         .unwrap();
     let listed = ListWebhookEndpoint::new().send(&client).await.unwrap();
     assert!(listed.data.is_empty());
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -454,6 +465,7 @@ async fn an_unknown_route_answers_a_stripe_404() {
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -471,6 +483,7 @@ async fn an_injected_api_failure_is_a_retryable_api_error_that_changes_nothing()
     assert!(sim.events().is_empty(), "nothing was created");
     CreateCustomer::new().send(&client).await.unwrap();
     assert_eq!(sim.events().len(), 1);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -497,6 +510,7 @@ async fn the_control_api_takes_form_bodies_as_curl_sends_them() {
         .unwrap();
     assert!(clock["offset_seconds"].as_i64().unwrap() >= 2 * 86_400 - 1);
     assert_eq!(advanced["applied"], 0);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -524,6 +538,7 @@ async fn an_open_checkout_session_can_be_expired() {
         .await
         .unwrap_err();
     assert_eq!(stripe_error(again).0, 400);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -593,4 +608,5 @@ async fn invoices_prices_products_and_events_read_through_async_stripe() {
         .await
         .unwrap();
     assert_eq!(event.type_.as_str(), "invoice.paid");
+    verify_all_events(&sim);
 }

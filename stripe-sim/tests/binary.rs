@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 struct Child(std::process::Child);
 
@@ -27,13 +28,29 @@ async fn the_binary_listens_on_loopback_and_prints_its_endpoints() {
             .spawn()
             .expect("the binary runs"),
     );
+    // Read the banner on a thread and wait for it with a deadline: a short or missing banner
+    // fails the test instead of hanging it.
     let stdout = child.0.stdout.take().unwrap();
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .map(|l| l.unwrap())
-        .take_while(|l| !l.is_empty())
-        .take(4)
-        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines: Vec<String> = Vec::new();
+    while lines.len() < 4 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.is_empty() => break,
+            Ok(line) => lines.push(line),
+            Err(e) => panic!("no complete banner ({e:?}); got {lines:?}"),
+        }
+    }
+    assert!(!lines.is_empty(), "an empty banner");
     let base = lines[0]
         .strip_prefix("stripe-sim listening on ")
         .expect("a banner")

@@ -65,6 +65,7 @@ async fn paying_on_the_hosted_checkout_page_redirects_to_the_success_url_and_sub
     let created = receiver.wait_for("customer.created", |_| true).await;
     assert_eq!(created.raw["data"]["object"]["email"], "grace@example.com");
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -101,6 +102,7 @@ async fn declining_on_the_hosted_checkout_page_leaves_the_session_open_and_shows
     assert_eq!(body["error"]["code"], "card_declined");
     assert!(sim.events().is_empty(), "a declined checkout emits nothing");
     drop(receiver);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -179,4 +181,5 @@ async fn the_hosted_portal_cancels_at_period_end_renews_switches_plan_and_cancel
         .wait_for("customer.subscription.deleted", |_| true)
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }

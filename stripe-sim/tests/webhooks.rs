@@ -72,6 +72,7 @@ async fn a_paid_checkout_sends_every_stripe_event_signed_and_parseable_by_async_
         summary.raw["data"]["previous_attributes"]["entitlements"]["data"],
         json!([])
     );
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -95,6 +96,7 @@ async fn a_customer_update_event_carries_previous_attributes() {
         json!({"email": "old@example.com"})
     );
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -108,7 +110,7 @@ async fn a_renewal_moves_the_item_period_forward_and_sends_invoice_paid() {
         .unwrap();
     let old_end = before.items.data[0].current_period_end;
 
-    sim.advance(32 * DAY);
+    sim.advance(32 * DAY).unwrap();
 
     let after = RetrieveSubscription::new(sub.as_str())
         .send(&client)
@@ -123,11 +125,59 @@ async fn a_renewal_moves_the_item_period_forward_and_sends_invoice_paid() {
         })
         .await;
     assert_eq!(renewal.raw["created"], old_end);
+    // The invoice itself covers the period that ended; its line pays for the new one.
+    let invoice = &renewal.raw["data"]["object"];
+    assert_eq!(
+        invoice["period_start"],
+        before.items.data[0].current_period_start
+    );
+    assert_eq!(invoice["period_end"], old_end);
+    assert_eq!(invoice["lines"]["data"][0]["period"]["start"], old_end);
+    assert_eq!(
+        invoice["lines"]["data"][0]["period"]["end"],
+        after.items.data[0].current_period_end
+    );
     let updated = receiver
-        .wait_for("customer.subscription.updated", |_| true)
+        .wait_for("customer.subscription.updated", |e| e["created"] == old_end)
         .await;
-    assert!(updated.raw["data"]["previous_attributes"]["items"].is_object());
+    // Only the changed nested keys: the items' data (their periods), not the whole list.
+    let previous = &updated.raw["data"]["previous_attributes"];
+    assert_eq!(
+        previous["items"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["data"],
+        "{previous}"
+    );
+    assert_eq!(
+        previous["latest_invoice"],
+        json!(
+            before
+                .latest_invoice
+                .as_ref()
+                .unwrap()
+                .id()
+                .as_ref()
+                .unwrap()
+                .as_str()
+        )
+    );
+    // Stripe's order: the subscription moves to the new period, then the invoice is paid.
+    let renewal_events: Vec<String> = sim
+        .events()
+        .iter()
+        .filter(|e| e["created"] == old_end)
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        renewal_events[..2],
+        ["customer.subscription.updated", "invoice.paid"],
+        "{renewal_events:?}"
+    );
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -142,11 +192,11 @@ async fn a_declined_renewal_goes_past_due_and_is_canceled_when_every_retry_fails
     )
     .await;
 
-    sim.advance(31 * DAY);
+    sim.advance(31 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::PastDue);
     receiver.wait_for("invoice.payment_failed", |_| true).await;
 
-    sim.advance(20 * DAY);
+    sim.advance(20 * DAY).unwrap();
     let canceled = RetrieveSubscription::new(sub.as_str())
         .send(&client)
         .await
@@ -171,6 +221,7 @@ async fn a_declined_renewal_goes_past_due_and_is_canceled_when_every_retry_fails
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -190,7 +241,7 @@ async fn with_final_failure_set_to_unpaid_the_retries_end_in_unpaid() {
         json!({"declines": true}),
     )
     .await;
-    sim.advance(40 * DAY);
+    sim.advance(40 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Unpaid);
     receiver
         .wait_for("customer.subscription.updated", |e| {
@@ -198,6 +249,7 @@ async fn with_final_failure_set_to_unpaid_the_retries_end_in_unpaid() {
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -206,9 +258,9 @@ async fn a_successful_retry_brings_a_past_due_subscription_back_to_active() {
     let client = client(&sim);
     let (_, sub) = subscribe(&sim, &client, "price_pro_monthly", None).await;
     sim.fail_next_payments(1);
-    sim.advance(31 * DAY);
+    sim.advance(31 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::PastDue);
-    sim.advance(3 * DAY);
+    sim.advance(3 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Active);
     let paid = receiver
         .wait_for("invoice.paid", |e| {
@@ -217,6 +269,7 @@ async fn a_successful_retry_brings_a_past_due_subscription_back_to_active() {
         .await;
     assert_eq!(paid.raw["data"]["object"]["status"], "paid");
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -238,14 +291,15 @@ async fn cancel_at_period_end_ends_the_subscription_when_the_period_ends() {
         scheduled.raw["data"]["object"]["cancel_at_period_end"],
         true
     );
-    sim.advance(200 * DAY);
+    sim.advance(200 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Active);
-    sim.advance(200 * DAY);
+    sim.advance(200 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Canceled);
     receiver
         .wait_for("customer.subscription.deleted", |_| true)
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -254,12 +308,12 @@ async fn a_trial_warns_three_days_before_its_end_and_then_charges() {
     let client = client(&sim);
     let (_, sub) = subscribe(&sim, &client, "price_pro_monthly", Some(7)).await;
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Trialing);
-    sim.advance(5 * DAY);
+    sim.advance(5 * DAY).unwrap();
     receiver
         .wait_for("customer.subscription.trial_will_end", |_| true)
         .await;
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Trialing);
-    sim.advance(3 * DAY);
+    sim.advance(3 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::Active);
     receiver
         .wait_for("invoice.paid", |e| {
@@ -272,6 +326,7 @@ async fn a_trial_warns_three_days_before_its_end_and_then_charges() {
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -293,6 +348,7 @@ async fn pausing_and_resuming_send_paused_and_resumed_events() {
         .wait_for("customer.subscription.resumed", |_| true)
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -343,7 +399,7 @@ async fn all_eight_subscription_statuses_are_reachable() {
         })
         .await;
 
-    sim.advance(DAY);
+    sim.advance(DAY).unwrap();
     seen.insert(
         status(&client, incomplete.id.as_str())
             .await
@@ -351,9 +407,9 @@ async fn all_eight_subscription_statuses_are_reachable() {
             .to_string(),
     );
 
-    sim.advance(31 * DAY);
+    sim.advance(31 * DAY).unwrap();
     seen.insert(status(&client, &past_due).await.as_str().to_string());
-    sim.advance(20 * DAY);
+    sim.advance(20 * DAY).unwrap();
     seen.insert(status(&client, &past_due).await.as_str().to_string());
 
     let expected: std::collections::BTreeSet<String> = stripe_sim::Status::ALL
@@ -367,6 +423,7 @@ async fn all_eight_subscription_statuses_are_reachable() {
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -397,6 +454,7 @@ async fn a_delivery_answered_with_500_is_retried_until_it_gets_a_2xx() {
         "the same event each time"
     );
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -411,6 +469,7 @@ async fn a_delivery_that_never_succeeds_stops_after_the_configured_attempts() {
     .await;
     assert_eq!(deliveries.len(), fast_retries().max_attempts as usize);
     assert!(deliveries.iter().all(|d| !d.succeeded));
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -428,6 +487,7 @@ async fn chaos_duplicate_delivers_each_event_twice_with_the_same_id() {
     .await;
     assert_eq!(both[0].id, both[1].id);
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -474,24 +534,63 @@ async fn chaos_reorder_delivers_the_events_of_an_action_in_reverse_order() {
         "emitted in order"
     );
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
 async fn chaos_concurrent_and_delayed_delivery_still_delivers_every_event() {
     let (sim, receiver) = start_with_receiver().await;
+    let client = client(&sim);
+    let customer = CreateCustomer::new().send(&client).await.unwrap();
+    receiver.wait_for("customer.created", |_| true).await;
     sim.set_chaos(Chaos {
         concurrent: true,
-        delay_ms: 30,
+        delay_ms: 40,
         ..Chaos::default()
     });
-    let client = client(&sim);
-    subscribe(&sim, &client, "price_pro_monthly", None).await;
+    let before = sim.events().len();
+    CreateSubscription::new()
+        .customer(customer.id.as_str())
+        .items(vec![CreateSubscriptionItems {
+            price: Some("price_pro_monthly".into()),
+            ..Default::default()
+        }])
+        .send(&client)
+        .await
+        .unwrap();
+    let emitted = sim.events().len() - before;
+    assert!(emitted >= 3, "one action, several events");
     let expected = sim.events().len();
-    eventually("every event", || {
-        (receiver.received().len() == expected).then_some(())
+    eventually("every event delivered and recorded", || {
+        (receiver.received().len() == expected && sim.deliveries().len() == expected).then_some(())
     })
     .await;
+    let batch: Vec<_> = sim
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.event_type != "customer.created")
+        .collect();
+    assert_eq!(batch.len(), emitted);
+    for d in &batch {
+        // delay_ms: each request went out at least that long after its job began.
+        assert!(
+            d.started_ms - d.scheduled_ms >= 40,
+            "no delay before {}: {d:?}",
+            d.event_type
+        );
+        assert!(d.at_ms >= d.started_ms);
+    }
+    // concurrent: every job of the batch had begun before the first of them finished, so they
+    // were all under way at once (one after the other, each would begin after the previous
+    // one's answer, which itself comes at least delay_ms after that job began).
+    let last_begun = batch.iter().map(|d| d.scheduled_ms).max().unwrap();
+    let first_done = batch.iter().map(|d| d.at_ms).min().unwrap();
+    assert!(
+        last_begun < first_done,
+        "deliveries did not overlap: {batch:#?}"
+    );
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -510,6 +609,7 @@ async fn during_a_secret_rotation_each_delivery_is_signed_with_both_secrets() {
     assert_eq!(old.signature.matches("v1=").count(), 2);
     assert_eq!(old.verified_by, Ok(0));
     assert_eq!(new.verified_by, Ok(0), "the new secret alone verifies too");
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -529,6 +629,7 @@ async fn a_receiver_with_a_stale_secret_rejects_deliveries_signed_only_with_the_
     );
     let first = eventually("a failed delivery", || sim.deliveries().first().cloned()).await;
     assert_eq!(first.status, Some(400));
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -569,6 +670,7 @@ async fn the_control_api_lists_events_and_deliveries_with_their_outcomes() {
     })
     .await;
     assert_eq!(receiver.received()[1].id, id);
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -605,6 +707,7 @@ async fn held_events_are_delivered_on_release_shuffled_duplicated_and_in_paralle
     ids.dedup();
     assert_eq!(ids.len(), emitted, "each event exactly twice");
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -644,6 +747,7 @@ async fn deleting_a_customer_cancels_its_subscriptions_and_expiring_a_session_is
     let deleted = receiver.wait_for("customer.deleted", |_| true).await;
     assert_eq!(deleted.raw["data"]["object"]["id"], customer.as_str());
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -663,7 +767,7 @@ async fn an_unpaid_checkout_session_expires_after_a_day_of_simulated_time() {
         .send(&client)
         .await
         .unwrap();
-    sim.advance(Duration::from_secs(23 * 3600));
+    sim.advance(Duration::from_secs(23 * 3600)).unwrap();
     let still_open = RetrieveCheckoutSession::new(session.id.clone())
         .send(&client)
         .await
@@ -672,13 +776,14 @@ async fn an_unpaid_checkout_session_expires_after_a_day_of_simulated_time() {
         still_open.status,
         Some(stripe_checkout::CheckoutSessionStatus::Open)
     );
-    sim.advance(Duration::from_secs(3600));
+    sim.advance(Duration::from_secs(3600)).unwrap();
     let expired = receiver
         .wait_for("checkout.session.expired", |_| true)
         .await;
     assert_eq!(expired.raw["data"]["object"]["id"], session.id.as_str());
     assert_eq!(expired.raw["created"], session.expires_at);
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -688,7 +793,7 @@ async fn a_renewal_that_needs_authentication_is_paid_on_the_hosted_invoice_page(
     let client = client(&sim);
     let (_, sub) = subscribe(&sim, &client, "price_pro_monthly", None).await;
     control(&sim, "payments/require_action", json!({"count": 1})).await;
-    sim.advance(31 * DAY);
+    sim.advance(31 * DAY).unwrap();
     assert_eq!(status(&client, &sub).await, SubscriptionStatus::PastDue);
     let action = receiver
         .wait_for("invoice.payment_action_required", |_| true)
@@ -717,6 +822,7 @@ async fn a_renewal_that_needs_authentication_is_paid_on_the_hosted_invoice_page(
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
 
 #[tokio::test]
@@ -732,7 +838,7 @@ async fn paying_the_open_invoice_of_an_unpaid_subscription_through_the_api_react
         json!({"declines": true}),
     )
     .await;
-    sim.advance(60 * DAY);
+    sim.advance(60 * DAY).unwrap();
     let unpaid = RetrieveSubscription::new(sub.as_str())
         .send(&client)
         .await
@@ -764,4 +870,5 @@ async fn paying_the_open_invoice_of_an_unpaid_subscription_through_the_api_react
         })
         .await;
     receiver.assert_all_verified_and_typed();
+    verify_all_events(&sim);
 }
