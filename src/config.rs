@@ -82,6 +82,9 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// Origins (`scheme://host[:port]`) that checkout and portal may send users back to.
     pub allowed_redirect_origins: Vec<String>,
+    /// `whsec_…` secrets webhooks may be signed with (several during a rotation).
+    pub webhook_secrets: Vec<Secret>,
+    pub webhook_tolerance_secs: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -129,6 +132,8 @@ impl fmt::Debug for Config {
             .field("access_policy", &self.access_policy)
             .field("stripe", &self.stripe)
             .field("allowed_redirect_origins", &self.allowed_redirect_origins)
+            .field("webhook_secrets", &self.webhook_secrets.len())
+            .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
             .finish()
     }
 }
@@ -266,6 +271,20 @@ impl Config {
             }
         }
 
+        let webhook_secrets: Vec<Secret> = var("STRIPE_WEBHOOK_SECRETS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Secret::new(s.as_bytes().to_vec()))
+            .collect();
+        if webhook_secrets
+            .iter()
+            .any(|s| !s.expose().starts_with(b"whsec_"))
+        {
+            bail!("STRIPE_WEBHOOK_SECRETS must be whsec_… signing secrets, comma-separated");
+        }
+
         Ok(Self {
             env,
             database_url: var("DATABASE_URL")
@@ -324,6 +343,9 @@ impl Config {
             },
             stripe,
             allowed_redirect_origins,
+            webhook_secrets,
+            webhook_tolerance_secs: i64::try_from(positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
+                .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
         })
     }
 }
@@ -433,10 +455,14 @@ mod tests {
             ("JWT_SECRET", &"s3cr3t".repeat(8)),
             ("DATABASE_URL", "postgres://app:hunter2@db/entitle"),
             ("STRIPE_SECRET_KEY", "sk_test_topsecretkey"),
+            (
+                "STRIPE_WEBHOOK_SECRETS",
+                "whsec_verysecret1,whsec_verysecret2",
+            ),
         ])
         .unwrap();
         let printed = format!("{c:?}");
-        for secret in ["s3cr3t", "hunter2", "topsecret"] {
+        for secret in ["s3cr3t", "hunter2", "topsecret", "verysecret"] {
             assert!(!printed.contains(secret), "{printed}");
         }
         assert!(

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod telemetry;
+pub mod webhook;
 
 pub use app::Application;
 pub use config::Config;

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod refresh_tokens;
+pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;
 pub mod users;
@@ -10,6 +11,7 @@ pub mod users;
 pub mod prelude {
     pub use super::api_keys::Entity as ApiKeys;
     pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::stripe_events::Entity as StripeEvents;
     pub use super::subscriptions::Entity as Subscriptions;
     pub use super::token_families::Entity as TokenFamilies;
     pub use super::users::Entity as Users;

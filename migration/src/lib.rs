@@ -8,6 +8,7 @@ mod m20261123_000002_create_token_families;
 mod m20261123_000003_create_refresh_tokens;
 mod m20261123_000004_create_subscriptions;
 mod m20261123_000005_create_api_keys;
+mod m20261123_000006_create_stripe_events;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_refresh_tokens::Migration),
             Box::new(m20261123_000004_create_subscriptions::Migration),
             Box::new(m20261123_000005_create_api_keys::Migration),
+            Box::new(m20261123_000006_create_stripe_events::Migration),
         ]
     }
 }

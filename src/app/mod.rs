@@ -51,7 +51,7 @@ impl Application {
                 db: conn.clone(),
                 accounts,
                 catalog,
-                billing,
+                billing: billing.clone(),
             },
             &config,
         );
@@ -63,6 +63,8 @@ impl Application {
             db: conn,
             jwt,
             schema,
+            billing,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(Self { listener, state })
     }
@@ -85,6 +87,14 @@ impl Application {
         let addr = self.local_addr();
         let app = router::router(self.state.clone());
         let pruner = tokio::spawn(prune_refresh_tokens(self.state.db.clone()));
+        // Stored webhook events wait for a Stripe key; without one there is
+        // nothing to sync them from.
+        let worker = self.state.billing.is_configured().then(|| {
+            tokio::spawn(crate::billing::worker::run(
+                self.state.billing.clone(),
+                self.state.webhook_wake.clone(),
+            ))
+        });
         tracing::info!(%addr, "listening");
         axum::serve(
             self.listener,
@@ -94,6 +104,9 @@ impl Application {
         .await
         .context("server")?;
         pruner.abort();
+        if let Some(w) = worker {
+            w.abort();
+        }
         self.state.db.clone().close().await.ok();
         tracing::info!("stopped");
         Ok(())

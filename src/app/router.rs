@@ -7,7 +7,7 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderName, HeaderValue, Method, Request, StatusCode, header},
-    routing::get,
+    routing::{get, post},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -18,10 +18,12 @@ use tower_http::{
 };
 
 use super::AppState;
-use crate::{db, graphql::handler};
+use crate::{db, graphql::handler, webhook};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Stripe's events are a few KiB; a megabyte is plenty and bounds a flood.
+const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A panic becomes a 500 in the GraphQL error shape, with the `INTERNAL` code
 /// and nothing of the panic's text.
@@ -41,6 +43,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/graphql/ws", get(handler::graphql_ws))
+        .route(
+            "/webhooks/stripe",
+            post(webhook::stripe_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state);

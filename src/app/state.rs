@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::JwtKeys, config::Config, graphql::EntitleSchema};
+use tokio::sync::Notify;
+
+use crate::{auth::JwtKeys, billing::Billing, config::Config, graphql::EntitleSchema};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -11,4 +13,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
     pub schema: EntitleSchema,
+    pub billing: Billing,
+    /// Wakes the webhook worker when an event is stored.
+    pub webhook_wake: Arc<Notify>,
 }

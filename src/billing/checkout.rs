@@ -1,6 +1,6 @@
 //! Checkout, the customer portal, and the success-page sync.
 
-use sea_orm::{DatabaseBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 use std::sync::Arc;
 
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -204,8 +204,43 @@ impl Billing {
     }
 
     /// Stores every subscription Stripe has for the customer (the first 100,
-    /// newest first; a customer has a handful).
+    /// newest first; a customer has a handful). Syncs of one customer are
+    /// serialised — an advisory lock on PostgreSQL (across instances), a lock
+    /// per customer on SQLite (one process) — so an older read of Stripe can
+    /// never overwrite a newer one.
     pub async fn sync_customer(&self, user_id: i32, customer: &str) -> ApiResult<usize> {
+        let db = &self.inner.db;
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let txn = db.begin().await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                [customer.into()],
+            ))
+            .await?;
+            let n = self.sync_customer_on(&txn, user_id, customer).await?;
+            txn.commit().await?;
+            Ok(n)
+        } else {
+            let lock = {
+                let mut locks = self
+                    .inner
+                    .sync_locks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                locks.entry(customer.to_owned()).or_default().clone()
+            };
+            let _guard = lock.lock().await;
+            self.sync_customer_on(db, user_id, customer).await
+        }
+    }
+
+    async fn sync_customer_on(
+        &self,
+        db: &impl ConnectionTrait,
+        user_id: i32,
+        customer: &str,
+    ) -> ApiResult<usize> {
         let client = self.client()?;
         let list = ListSubscription::new()
             .customer(customer)
@@ -215,7 +250,7 @@ impl Billing {
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
         for sub in &list.data {
-            sync::store_subscription(&self.inner.db, user_id, sub).await?;
+            sync::store_subscription(db, user_id, sub).await?;
         }
         Ok(list.data.len())
     }

@@ -4,6 +4,7 @@
 
 pub mod checkout;
 pub mod sync;
+pub mod worker;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ struct Inner {
     allowed_origins: Vec<String>,
     /// Per-user locks for creating a Stripe customer on SQLite.
     customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per-customer locks serialising syncs on SQLite.
+    sync_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Billing {
@@ -61,8 +64,17 @@ impl Billing {
                 policy: config.access_policy,
                 allowed_origins: config.allowed_redirect_origins.clone(),
                 customer_locks: Default::default(),
+                sync_locks: Default::default(),
             }),
         })
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.inner.client.is_some()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
     }
 
     fn client(&self) -> Result<&stripe::Client, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod refresh_tokens;
+pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;
 pub mod users;

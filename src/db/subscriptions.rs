@@ -85,3 +85,20 @@ pub async fn of_user(
         .all(db)
         .await
 }
+
+/// Marks every subscription of a (deleted) customer canceled.
+pub async fn cancel_all_of_customer(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    subscriptions::Entity::update_many()
+        .col_expr(subscriptions::Column::Status, Expr::value("canceled"))
+        .col_expr(subscriptions::Column::UpdatedAt, Expr::value(now))
+        .col_expr(subscriptions::Column::SyncedAt, Expr::value(now))
+        .filter(subscriptions::Column::StripeCustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -75,3 +75,32 @@ pub async fn lock(db: &impl ConnectionTrait, user_id: i32) -> Result<Option<user
         .one(db)
         .await
 }
+
+pub async fn by_stripe_customer(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(users::Column::StripeCustomerId.eq(customer_id))
+        .one(db)
+        .await
+}
+
+/// Forgets a Stripe customer that was deleted, if it is still the user's.
+pub async fn clear_stripe_customer(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    customer_id: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::StripeCustomerId,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::StripeCustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

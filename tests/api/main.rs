@@ -11,4 +11,5 @@ mod http;
 mod limits;
 mod ops;
 mod tokens;
+mod webhooks;
 mod ws;

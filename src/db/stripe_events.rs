@@ -1,0 +1,121 @@
+use chrono::{DateTime, Utc};
+use entity::stripe_events::{self, Column};
+use sea_orm::{
+    ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
+
+/// Stores an event unless its id is stored already. Returns false for a duplicate.
+pub async fn insert_new(db: &impl ConnectionTrait, e: stripe_events::Model) -> Result<bool, DbErr> {
+    let row = stripe_events::ActiveModel {
+        id: Set(e.id),
+        r#type: Set(e.r#type),
+        api_version: Set(e.api_version),
+        created: Set(e.created),
+        livemode: Set(e.livemode),
+        customer_id: Set(e.customer_id),
+        payload: Set(e.payload),
+        received_at: Set(e.received_at),
+        status: Set(e.status),
+        attempts: Set(e.attempts),
+        last_error: Set(e.last_error),
+        next_attempt_at: Set(e.next_attempt_at),
+        locked_until: Set(e.locked_until),
+        processed_at: Set(e.processed_at),
+    };
+    let inserted = stripe_events::Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+pub async fn by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<stripe_events::Model>, DbErr> {
+    stripe_events::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(Column::Status.is_in(["pending", "failed"]))
+                .add(Column::NextAttemptAt.lte(now)),
+        )
+        // A claim whose worker died.
+        .add(
+            Condition::all()
+                .add(Column::Status.eq("processing"))
+                .add(Column::LockedUntil.lt(now)),
+        )
+}
+
+/// Ids of events due for processing, oldest first.
+pub async fn due_ids(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    let rows = stripe_events::Entity::find()
+        .filter(due(now))
+        .order_by_asc(Column::Created)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Claims a due event for one worker (across instances: the update is
+/// conditional). Returns the event when this caller got it.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Option<stripe_events::Model>, DbErr> {
+    let res = stripe_events::Entity::update_many()
+        .col_expr(Column::Status, Expr::value("processing"))
+        .col_expr(Column::LockedUntil, Expr::value(now + lease))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.eq(id))
+        .filter(due(now))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 1 {
+        by_id(db, id).await
+    } else {
+        Ok(None)
+    }
+}
+
+/// Records the outcome of a processing attempt.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    id: &str,
+    status: &str,
+    error: Option<String>,
+    next_attempt_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    stripe_events::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status))
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            Column::ProcessedAt,
+            Expr::value(if status == "failed" { None } else { Some(now) }),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! `POST /webhooks/stripe`: the REST boundary Stripe calls. An event is
+//! verified, stored raw in `stripe_events`, and only then acknowledged; a
+//! duplicate is acknowledged and not stored again. Processing happens after
+//! the answer (the billing worker), so a slow Stripe or a crash never costs
+//! an event.
+
+pub mod signature;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::{app::AppState, db};
+
+/// The REST boundary's errors; the status tells Stripe whether to retry.
+#[derive(Debug)]
+pub enum WebhookError {
+    /// Missing, malformed, stale or unmatched signature: 400, nothing stored.
+    BadSignature(signature::SignatureError),
+    /// Signed, but not a Stripe event: 400.
+    NotAnEvent,
+    /// No signing secret configured, or the database is down: 503, so Stripe retries.
+    Unavailable(&'static str),
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            WebhookError::BadSignature(_) => (StatusCode::BAD_REQUEST, "invalid Stripe-Signature"),
+            WebhookError::NotAnEvent => (StatusCode::BAD_REQUEST, "the body is not a Stripe event"),
+            WebhookError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, *why),
+        };
+        tracing::warn!(?self, "webhook refused");
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+/// What we keep of an event besides its raw body.
+struct Envelope {
+    id: String,
+    kind: String,
+    api_version: Option<String>,
+    created: DateTime<Utc>,
+    livemode: bool,
+    customer: Option<String>,
+}
+
+/// Reads the envelope from the raw JSON rather than through a typed event:
+/// a payload of another API version must still be stored and handled.
+fn envelope(body: &[u8]) -> Option<Envelope> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    if v.get("object")?.as_str()? != "event" {
+        return None;
+    }
+    let id = v.get("id")?.as_str()?;
+    if !id.starts_with("evt_") || id.len() > 255 {
+        return None;
+    }
+    let object = v.get("data")?.get("object")?;
+    if !object.is_object() {
+        return None;
+    }
+    let customer = match object.get("object").and_then(Value::as_str) {
+        Some("customer") => object.get("id").and_then(Value::as_str),
+        _ => object
+            .get("customer")
+            .and_then(|c| c.as_str().or_else(|| c.get("id")?.as_str())),
+    };
+    Some(Envelope {
+        id: id.to_owned(),
+        kind: v.get("type")?.as_str()?.to_owned(),
+        api_version: v
+            .get("api_version")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        created: DateTime::from_timestamp(v.get("created")?.as_i64()?, 0)?,
+        livemode: v.get("livemode").and_then(Value::as_bool).unwrap_or(false),
+        customer: customer.map(str::to_owned),
+    })
+}
+
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebhookError> {
+    let secrets: Vec<String> = state
+        .config
+        .webhook_secrets
+        .iter()
+        .filter_map(|s| String::from_utf8(s.expose().to_vec()).ok())
+        .collect();
+    if secrets.is_empty() {
+        return Err(WebhookError::Unavailable(
+            "no webhook signing secret is configured",
+        ));
+    }
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    signature::verify(
+        header,
+        &body,
+        &secrets,
+        Utc::now().timestamp(),
+        state.config.webhook_tolerance_secs,
+    )
+    .map_err(WebhookError::BadSignature)?;
+    let env = envelope(&body).ok_or(WebhookError::NotAnEvent)?;
+    let payload = String::from_utf8(body.to_vec()).map_err(|_| WebhookError::NotAnEvent)?;
+    let now = Utc::now();
+    let fresh = db::stripe_events::insert_new(
+        &state.db,
+        entity::stripe_events::Model {
+            id: env.id.clone(),
+            r#type: env.kind.clone(),
+            api_version: env.api_version,
+            created: env.created,
+            livemode: env.livemode,
+            customer_id: env.customer,
+            payload,
+            received_at: now,
+            status: "pending".into(),
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: now,
+            locked_until: None,
+            processed_at: None,
+        },
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "storing a webhook event");
+        WebhookError::Unavailable("the event could not be stored; retry")
+    })?;
+    if fresh {
+        tracing::info!(event = %env.id, kind = %env.kind, "webhook stored");
+        state.webhook_wake.notify_one();
+    } else {
+        tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
+    }
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "received": true, "duplicate": !fresh })),
+    )
+        .into_response())
+}

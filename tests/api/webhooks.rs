@@ -1,0 +1,332 @@
+//! POST /webhooks/stripe: verification, the inbox, and processing that
+//! follows Stripe's state, with stripe-sim delivering real signed events.
+
+use std::time::Duration;
+
+use entitle::db;
+use sea_orm::Database;
+use serde_json::{Value, json};
+use stripe_sim::{Chaos, Sim, SimConfig};
+
+use crate::{
+    helpers::{Db, TestApp, spawn_app_with, unique_email},
+    on_both_databases,
+};
+
+on_both_databases!(
+    only_authentic_events_are_stored_and_duplicates_once,
+    webhooks_alone_carry_a_checkout_a_cancellation_and_its_end,
+    a_failed_renewal_is_past_due_and_keeps_the_plan_for_now,
+    duplicated_reordered_deliveries_end_in_stripes_state,
+);
+
+const SECRET: &str = "whsec_entitle_test";
+const APP: &str = "http://app.test";
+
+async fn with_sim(db: Db, deliver: bool) -> Option<(TestApp, Sim)> {
+    let sim = Sim::start(SimConfig::default())
+        .await
+        .expect("stripe-sim starts");
+    let base = sim.base_url();
+    let app = spawn_app_with(
+        db,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+            ("STRIPE_API_BASE", &base),
+            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
+            ("STRIPE_WEBHOOK_SECRETS", &format!("whsec_old_one,{SECRET}")),
+        ],
+    )
+    .await?;
+    if deliver {
+        sim.add_webhook_endpoint(&app.url("/webhooks/stripe"), Some(SECRET));
+    }
+    Some((app, sim))
+}
+
+async fn post_event(app: &TestApp, body: &str, signature: Option<String>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(s) = signature {
+        req = req.header("stripe-signature", s);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn stored(app: &TestApp, id: &str) -> Option<entity::stripe_events::Model> {
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    let row = db::stripe_events::by_id(&conn, id).await.unwrap();
+    conn.close().await.ok();
+    row
+}
+
+async fn only_authentic_events_are_stored_and_duplicates_once(db: Db) {
+    let Some((app, _sim)) = with_sim(db, false).await else {
+        return;
+    };
+    let event = json!({
+        "id": "evt_test_1", "object": "event", "type": "invoice.paid", "created": now(),
+        "api_version": stripe_sim::API_VERSION, "livemode": false,
+        "data": { "object": { "object": "invoice", "id": "in_1", "customer": "cus_nobody" } }
+    })
+    .to_string();
+    let sign = |body: &str, secret: &str, t: i64| {
+        stripe_sim::signature::header(body, &[secret.to_owned()], t)
+    };
+
+    let refused = [
+        ("no signature", None),
+        (
+            "another secret",
+            Some(sign(&event, "whsec_attacker", now())),
+        ),
+        ("too old", Some(sign(&event, SECRET, now() - 301))),
+        ("garbage header", Some("t=abc,v1=zz".to_owned())),
+    ];
+    for (why, signature) in refused {
+        let (status, body) = post_event(&app, &event, signature).await;
+        assert_eq!(status, 400, "{why}: {body}");
+    }
+    // A tampered body under a valid signature of the original.
+    let tampered = event.replace("in_1", "in_2");
+    assert_eq!(
+        post_event(&app, &tampered, Some(sign(&event, SECRET, now())))
+            .await
+            .0,
+        400
+    );
+    assert!(
+        stored(&app, "evt_test_1").await.is_none(),
+        "nothing refused is stored"
+    );
+
+    // Signed, but not an event.
+    let not_event = r#"{"hello":"world"}"#;
+    assert_eq!(
+        post_event(&app, not_event, Some(sign(not_event, SECRET, now())))
+            .await
+            .0,
+        400
+    );
+
+    // Authentic: stored raw, acknowledged; again: acknowledged as a duplicate.
+    let (status, body) = post_event(&app, &event, Some(sign(&event, SECRET, now()))).await;
+    assert_eq!(
+        (status, body["duplicate"].clone()),
+        (200, json!(false)),
+        "{body}"
+    );
+    let row = stored(&app, "evt_test_1")
+        .await
+        .expect("stored before the answer");
+    assert_eq!(row.payload, event);
+    assert_eq!(row.r#type, "invoice.paid");
+    assert_eq!(row.customer_id.as_deref(), Some("cus_nobody"));
+    // Signed with the older of the two configured secrets (a rotation) is fine too.
+    let (status, body) = post_event(&app, &event, Some(sign(&event, "whsec_old_one", now()))).await;
+    assert_eq!(
+        (status, body["duplicate"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+}
+
+/// Polls `check` until it returns Some, for at most 20 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn state(app: &TestApp, token: &str) -> Value {
+    app.gql(
+        "{ entitlements { plan } subscription { id status plan cancelAtPeriodEnd grantsAccess } }",
+        json!({}),
+        Some(token),
+    )
+    .await["data"]
+        .clone()
+}
+
+async fn start_paid_checkout(app: &TestApp, sim: &Sim, token: &str, plan: &str) {
+    let body = app
+        .gql(
+            "mutation($p: String!) { createCheckout(plan: $p, interval: MONTHLY, successUrl: \"http://app.test/ok\", cancelUrl: \"http://app.test/no\") { sessionId } }",
+            json!({ "p": plan }),
+            Some(token),
+        )
+        .await;
+    let session = body["data"]["createCheckout"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/checkout/sessions/{session}/complete",
+            sim.base_url()
+        ))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+}
+
+async fn webhooks_alone_carry_a_checkout_a_cancellation_and_its_end(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("hooked")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "pro").await;
+
+    // No syncCheckout: the webhooks alone grant the plan.
+    let now = eventually("the checkout's webhooks", || async {
+        let s = state(&app, token).await;
+        (s["entitlements"]["plan"] == "pro").then_some(s)
+    })
+    .await;
+    let sub_id = now["subscription"]["id"].as_str().unwrap().to_owned();
+
+    // The customer cancels at the period end in Stripe (the portal's button).
+    let client = stripe::ClientBuilder::new("sk_test_entitle")
+        .url(sim.base_url())
+        .build()
+        .unwrap();
+    stripe_billing::subscription::UpdateSubscription::new(sub_id.as_str())
+        .cancel_at_period_end(true)
+        .send(&client)
+        .await
+        .unwrap();
+    eventually("the cancellation's webhook", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["cancelAtPeriodEnd"] == true).then_some(())
+    })
+    .await;
+    assert_eq!(
+        state(&app, token).await["entitlements"]["plan"],
+        "pro",
+        "paid until the period ends"
+    );
+
+    // The period ends (the 14-day trial): Stripe deletes the subscription.
+    sim.advance(Duration::from_secs(15 * 86_400)).unwrap();
+    let after = eventually("the deletion's webhook", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["status"] == "CANCELED").then_some(s)
+    })
+    .await;
+    assert_eq!(after["entitlements"]["plan"], "free", "{after}");
+
+    // Every delivery was answered 2xx and processed; nothing failed.
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    use sea_orm::EntityTrait;
+    let rows = entity::stripe_events::Entity::find()
+        .all(&conn)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r.status != "failed"),
+        "{:?}",
+        rows.iter()
+            .map(|r| (&r.r#type, &r.status, &r.last_error))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        sim.deliveries()
+            .iter()
+            .all(|d| d.status.is_some_and(|s| (200..300).contains(&s))),
+        "every delivery acknowledged"
+    );
+    conn.close().await.ok();
+}
+
+async fn a_failed_renewal_is_past_due_and_keeps_the_plan_for_now(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("declined")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    // studio has no trial: it renews after a month.
+    start_paid_checkout(&app, &sim, token, "studio").await;
+    eventually("active on studio", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["status"] == "ACTIVE").then_some(())
+    })
+    .await;
+    sim.fail_next_payments(1);
+    sim.advance(Duration::from_secs(31 * 86_400)).unwrap();
+    let s = eventually("past_due", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["status"] == "PAST_DUE").then_some(s)
+    })
+    .await;
+    assert_eq!(
+        s["entitlements"]["plan"], "studio",
+        "the past_due policy keeps the plan for now: {s}"
+    );
+    assert_eq!(s["subscription"]["grantsAccess"], true);
+}
+
+async fn duplicated_reordered_deliveries_end_in_stripes_state(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    sim.set_chaos(Chaos {
+        duplicate: true,
+        reorder: true,
+        concurrent: true,
+        ..Chaos::default()
+    });
+    let reg = app.register(&unique_email("chaos")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "pro").await;
+    let s = eventually("the plan despite chaos", || async {
+        let s = state(&app, token).await;
+        (s["entitlements"]["plan"] == "pro" && s["subscription"]["status"] == "TRIALING")
+            .then_some(s)
+    })
+    .await;
+    assert_eq!(s["subscription"]["grantsAccess"], true);
+    // Each event id is stored once, however often it was delivered.
+    let delivered: Vec<String> = sim
+        .deliveries()
+        .iter()
+        .map(|d| d.event_id.clone())
+        .collect();
+    let mut unique = delivered.clone();
+    unique.sort();
+    unique.dedup();
+    assert!(delivered.len() > unique.len(), "chaos delivered duplicates");
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    use sea_orm::EntityTrait;
+    let rows = entity::stripe_events::Entity::find()
+        .all(&conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), unique.len());
+    conn.close().await.ok();
+}
