@@ -37,6 +37,37 @@ pub enum Command {
     Schema,
     /// Exit 0 when the server at ENTITLE_BIND answers `GET /healthz` (for container healthchecks).
     Healthcheck,
+    /// List stored Stripe webhook events, or queue them to be processed again.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+    /// Re-read subscriptions from Stripe and store them (heals missed webhooks).
+    Sync {
+        /// One Stripe customer (`cus_…`).
+        #[arg(long, conflicts_with = "all")]
+        customer: Option<String>,
+        /// Every user with a Stripe customer.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EventsAction {
+    /// The newest events, optionally of one status (pending, processing, processed, failed, ignored).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Queue events to be processed again by the running server: one by id, or every failed one.
+    Replay {
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        failed: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +93,78 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck => healthcheck().await,
+        Command::Events { action } => {
+            let conn = db::connect(&config::database_url_from_env(), 1).await?;
+            match action {
+                EventsAction::List { status, limit } => {
+                    let rows = db::stripe_events::newest(&conn, status.as_deref(), limit).await?;
+                    println!(
+                        "{:<32} {:<48} {:<10} {:>8}  last error",
+                        "id", "type", "status", "attempts"
+                    );
+                    for r in rows {
+                        println!(
+                            "{:<32} {:<48} {:<10} {:>8}  {}",
+                            r.id,
+                            r.r#type,
+                            r.status,
+                            r.attempts,
+                            r.last_error
+                                .unwrap_or_default()
+                                .chars()
+                                .take(120)
+                                .collect::<String>()
+                        );
+                    }
+                }
+                EventsAction::Replay { id, failed } => {
+                    let n = match (id, failed) {
+                        (Some(id), _) => db::stripe_events::requeue(&conn, Some(&id)).await?,
+                        (None, true) => db::stripe_events::requeue(&conn, None).await?,
+                        (None, false) => anyhow::bail!("give an event id or --failed"),
+                    };
+                    println!("{n} event(s) queued; the running server processes them shortly");
+                }
+            }
+            Ok(())
+        }
+        Command::Sync { customer, all } => {
+            let config = Config::from_env()?;
+            let conn = db::connect(&config.database_url, 2).await?;
+            let catalog = std::sync::Arc::new(crate::domain::Catalog::load(&config.plans_path)?);
+            let billing = crate::billing::Billing::new(&config, conn.clone(), catalog)?;
+            anyhow::ensure!(
+                billing.is_configured(),
+                "STRIPE_SECRET_KEY is not set: nothing to sync from"
+            );
+            let users = match (customer, all) {
+                (Some(c), _) => db::users::by_stripe_customer(&conn, &c)
+                    .await?
+                    .map(|u| vec![u])
+                    .ok_or_else(|| anyhow::anyhow!("no user has the Stripe customer {c}"))?,
+                (None, true) => db::users::with_stripe_customer(&conn).await?,
+                (None, false) => anyhow::bail!("give --customer cus_… or --all"),
+            };
+            let (mut ok, mut failed) = (0, 0);
+            for user in users {
+                let Some(customer) = user.stripe_customer_id.as_deref() else {
+                    continue;
+                };
+                match billing.sync_customer(user.id, customer).await {
+                    Ok(n) => {
+                        ok += 1;
+                        println!("{customer}: {n} subscription(s) stored");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{customer}: {}", e.message());
+                    }
+                }
+            }
+            println!("synced {ok} customer(s), {failed} failed");
+            anyhow::ensure!(failed == 0, "{failed} customer(s) could not be synced");
+            Ok(())
+        }
         Command::Serve { no_migrate } => {
             let mut config = Config::from_env()?;
             if no_migrate {

@@ -119,3 +119,35 @@ pub async fn finish(
         .await?;
     Ok(())
 }
+
+/// The newest events, for `entitle events list`.
+pub async fn newest(
+    db: &impl ConnectionTrait,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<stripe_events::Model>, DbErr> {
+    let mut q = stripe_events::Entity::find();
+    if let Some(s) = status {
+        q = q.filter(Column::Status.eq(s));
+    }
+    q.order_by_desc(Column::ReceivedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Queues one event (by id), or every failed one, to be processed again now.
+pub async fn requeue(db: &impl ConnectionTrait, id: Option<&str>) -> Result<u64, DbErr> {
+    let mut q = stripe_events::Entity::update_many()
+        .col_expr(Column::Status, Expr::value("pending"))
+        .col_expr(Column::NextAttemptAt, Expr::value(Utc::now()))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
+    q = match id {
+        Some(id) => q.filter(Column::Id.eq(id)),
+        None => q.filter(Column::Status.eq("failed")),
+    };
+    Ok(q.exec(db).await?.rows_affected)
+}

@@ -104,3 +104,11 @@ pub async fn clear_stripe_customer(
         .await?;
     Ok(())
 }
+
+/// Every user who has a Stripe customer, for `entitle sync --all`.
+pub async fn with_stripe_customer(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(users::Column::StripeCustomerId.is_not_null())
+        .all(db)
+        .await
+}

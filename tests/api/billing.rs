@@ -337,3 +337,64 @@ async fn a_user_who_paid_but_never_came_back_cannot_check_out_twice(db: Db) {
     assert_eq!(now["data"]["entitlements"]["plan"], "pro", "{now}");
     assert_eq!(now["data"]["subscription"]["plan"], "pro");
 }
+
+mod healing {
+    use serde_json::json;
+
+    use super::{checkout, pay, with_sim};
+    use crate::{
+        helpers::{Db, unique_email},
+        on_both_databases,
+    };
+
+    on_both_databases!(missed_webhooks_are_healed_by_entitle_sync);
+
+    async fn missed_webhooks_are_healed_by_entitle_sync(db: Db) {
+        let Some((app, sim)) = with_sim(db).await else {
+            return;
+        };
+        let reg = app.register(&unique_email("healed")).await;
+        let token = reg["accessToken"].as_str().unwrap();
+        let body = checkout(&app, token, "pro", "http://app.test/ok").await;
+        pay(
+            &sim,
+            body["data"]["createCheckout"]["sessionId"]
+                .as_str()
+                .unwrap(),
+        )
+        .await;
+        // No webhook endpoint and no success page: Entitle has not heard.
+        let before = app
+            .gql("{ entitlements { plan } }", json!({}), Some(token))
+            .await;
+        assert_eq!(before["data"]["entitlements"]["plan"], "free");
+
+        let (url, base) = (app.db_url.clone(), sim.base_url());
+        let out = tokio::task::spawn_blocking(move || {
+            let env = [
+                ("DATABASE_URL", url.as_str()),
+                ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+                ("STRIPE_API_BASE", base.as_str()),
+            ];
+            crate::binary::entitle(&["sync", "--all"], &env)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("synced 1 customer(s), 0 failed"),
+            "{stdout}"
+        );
+        let after = app
+            .gql("{ entitlements { plan } }", json!({}), Some(token))
+            .await;
+        assert_eq!(after["data"]["entitlements"]["plan"], "pro", "{after}");
+    }
+}

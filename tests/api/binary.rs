@@ -26,7 +26,7 @@ fn cleanup(path: &std::path::Path) {
     }
 }
 
-fn entitle(args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(crate) fn entitle(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
     // From the temp dir, so a developer's `.env` in the checkout does not leak in.
     cmd.args(args)
