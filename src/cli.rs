@@ -150,7 +150,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let Some(customer) = user.stripe_customer_id.as_deref() else {
                     continue;
                 };
-                match billing.sync_customer(user.id, customer).await {
+                match billing
+                    .sync_customer(user.id, customer, &crate::billing::sync::Cause::sync())
+                    .await
+                {
                     Ok(n) => {
                         ok += 1;
                         println!("{customer}: {n} subscription(s) stored");

@@ -2,6 +2,7 @@
 //! schema; these types mirror it.
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod refresh_tokens;
 pub mod stripe_events;
 pub mod subscriptions;
@@ -10,6 +11,7 @@ pub mod users;
 
 pub mod prelude {
     pub use super::api_keys::Entity as ApiKeys;
+    pub use super::audit_log::Entity as AuditLog;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::stripe_events::Entity as StripeEvents;
     pub use super::subscriptions::Entity as Subscriptions;

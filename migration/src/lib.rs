@@ -9,6 +9,7 @@ mod m20261123_000003_create_refresh_tokens;
 mod m20261123_000004_create_subscriptions;
 mod m20261123_000005_create_api_keys;
 mod m20261123_000006_create_stripe_events;
+mod m20261123_000007_create_audit_log;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_subscriptions::Migration),
             Box::new(m20261123_000005_create_api_keys::Migration),
             Box::new(m20261123_000006_create_stripe_events::Migration),
+            Box::new(m20261123_000007_create_audit_log::Migration),
         ]
     }
 }

@@ -68,7 +68,8 @@ impl Billing {
         // to the success page has a subscription we have not stored yet, and
         // a second checkout would bill them twice.
         if let Some(customer) = &user.stripe_customer_id {
-            self.sync_customer(user.id, customer).await?;
+            self.sync_customer(user.id, customer, &sync::Cause::sync())
+                .await?;
         }
         let subs = db::subscriptions::of_user(&self.inner.db, user.id).await?;
         if subs.iter().any(|s| is_live(&s.status)) {
@@ -208,7 +209,12 @@ impl Billing {
     /// serialised — an advisory lock on PostgreSQL (across instances), a lock
     /// per customer on SQLite (one process) — so an older read of Stripe can
     /// never overwrite a newer one.
-    pub async fn sync_customer(&self, user_id: i32, customer: &str) -> ApiResult<usize> {
+    pub async fn sync_customer(
+        &self,
+        user_id: i32,
+        customer: &str,
+        cause: &sync::Cause,
+    ) -> ApiResult<usize> {
         let db = &self.inner.db;
         if db.get_database_backend() == DatabaseBackend::Postgres {
             let txn = db.begin().await?;
@@ -218,7 +224,9 @@ impl Billing {
                 [customer.into()],
             ))
             .await?;
-            let n = self.sync_customer_on(&txn, user_id, customer).await?;
+            let n = self
+                .sync_customer_on(&txn, user_id, customer, cause)
+                .await?;
             txn.commit().await?;
             Ok(n)
         } else {
@@ -231,7 +239,7 @@ impl Billing {
                 locks.entry(customer.to_owned()).or_default().clone()
             };
             let _guard = lock.lock().await;
-            self.sync_customer_on(db, user_id, customer).await
+            self.sync_customer_on(db, user_id, customer, cause).await
         }
     }
 
@@ -240,6 +248,7 @@ impl Billing {
         db: &impl ConnectionTrait,
         user_id: i32,
         customer: &str,
+        cause: &sync::Cause,
     ) -> ApiResult<usize> {
         let client = self.client()?;
         let list = ListSubscription::new()
@@ -250,7 +259,7 @@ impl Billing {
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
         for sub in &list.data {
-            sync::store_subscription(db, user_id, sub).await?;
+            sync::store_subscription(db, user_id, sub, cause).await?;
         }
         Ok(list.data.len())
     }
@@ -299,7 +308,6 @@ impl Billing {
         }
         let client = self.client()?;
         let session = RetrieveCheckoutSession::new(session_id)
-            .expand(vec!["subscription".to_owned()])
             .send(client)
             .await
             .map_err(|e| stripe_error("retrieve a checkout session", "sessionId", e))?;
@@ -316,19 +324,27 @@ impl Billing {
                 "this checkout session belongs to another account",
             ));
         }
-        if let Some(customer) = &session.customer {
-            db::users::set_stripe_customer(&self.inner.db, user.id, &sync::customer_id(customer))
-                .await?;
-        }
-        let sub = match session.subscription {
-            None => return Ok(None),
-            Some(Expandable::Object(sub)) => *sub,
-            Some(Expandable::Id(id)) => stripe_billing::subscription::RetrieveSubscription::new(id)
-                .send(client)
-                .await
-                .map_err(|e| stripe_error("retrieve a subscription", "sessionId", e))?,
+        let Some(customer) = session.customer.as_ref().map(sync::customer_id) else {
+            return Ok(None);
         };
-        let row = sync::store_subscription(&self.inner.db, user.id, &sub).await?;
+        db::users::set_stripe_customer(&self.inner.db, user.id, &customer).await?;
+        let Some(sub_id) = session.subscription.as_ref().map(|s| match s {
+            Expandable::Id(id) => id.as_str().to_owned(),
+            Expandable::Object(o) => o.id.as_str().to_owned(),
+        }) else {
+            return Ok(None);
+        };
+        // The same path as webhooks and `entitle sync`: the customer's
+        // subscriptions re-read from Stripe under the per-customer lock.
+        self.sync_customer(user.id, &customer, &sync::Cause::checkout())
+            .await?;
+        let row = db::subscriptions::by_stripe_id(&self.inner.db, &sub_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::StripeUnavailable(anyhow::anyhow!(
+                    "the session's subscription is not listed yet"
+                ))
+            })?;
         tracing::info!(user = %user.pid, subscription = %row.stripe_subscription_id, status = %row.status, "checkout synced");
         Ok(Some(row))
     }

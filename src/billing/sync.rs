@@ -22,12 +22,45 @@ pub fn customer_id(customer: &Expandable<stripe_core::Customer>) -> String {
     }
 }
 
-/// Upserts the row of one Stripe subscription for the user.
+/// Why a sync ran, for the audit log.
+#[derive(Clone, Debug)]
+pub struct Cause {
+    /// `webhook`, `checkout` or `sync`.
+    pub source: &'static str,
+    pub event_id: Option<String>,
+}
+
+impl Cause {
+    pub fn webhook(event_id: &str) -> Self {
+        Self {
+            source: "webhook",
+            event_id: Some(event_id.to_owned()),
+        }
+    }
+    pub fn checkout() -> Self {
+        Self {
+            source: "checkout",
+            event_id: None,
+        }
+    }
+    pub fn sync() -> Self {
+        Self {
+            source: "sync",
+            event_id: None,
+        }
+    }
+}
+
+/// Upserts the row of one Stripe subscription for the user, and writes an
+/// audit row when its status or price really changed. Callers serialise
+/// syncs per customer, so each real change is recorded once.
 pub async fn store_subscription(
     db: &impl ConnectionTrait,
     user_id: i32,
     sub: &Subscription,
+    cause: &Cause,
 ) -> Result<entity::subscriptions::Model, ApiError> {
+    let before = db::subscriptions::by_stripe_id(db, sub.id.as_str()).await?;
     // Since API version 2025-03-31 the billing period lives on the items.
     let item = sub.items.data.first();
     let now = Utc::now();
@@ -50,7 +83,32 @@ pub async fn store_subscription(
         updated_at: now,
         synced_at: now,
     };
+    let changed = before
+        .as_ref()
+        .is_none_or(|b| b.status != row.status || b.price_id != row.price_id);
+    let audit = changed.then(|| entity::audit_log::Model {
+        id: Uuid::new_v4(),
+        user_id,
+        stripe_subscription_id: row.stripe_subscription_id.clone(),
+        stripe_event_id: cause.event_id.clone(),
+        from_status: before.as_ref().map(|b| b.status.clone()),
+        to_status: row.status.clone(),
+        from_price: before.as_ref().map(|b| b.price_id.clone()),
+        to_price: row.price_id.clone(),
+        source: cause.source.to_owned(),
+        at: now,
+    });
     db::subscriptions::upsert(db, row).await?;
+    if let Some(audit) = audit {
+        tracing::info!(
+            subscription = %audit.stripe_subscription_id,
+            from = ?audit.from_status,
+            to = %audit.to_status,
+            source = audit.source,
+            "subscription changed"
+        );
+        db::audit_log::insert(db, audit).await?;
+    }
     db::subscriptions::by_stripe_id(db, sub.id.as_str())
         .await?
         .ok_or_else(|| {

@@ -144,7 +144,9 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
             note: None,
         });
     }
-    let n = billing.sync_customer(user.id, customer).await?;
+    let n = billing
+        .sync_customer(user.id, customer, &super::sync::Cause::webhook(&event.id))
+        .await?;
     tracing::info!(event = %event.id, kind = %event.r#type, user = %user.pid, subscriptions = n, "webhook applied");
     Ok(Outcome {
         status: "processed",

@@ -2,6 +2,7 @@
 //! so it runs on the pool or inside a transaction alike.
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod refresh_tokens;
 pub mod stripe_events;
 pub mod subscriptions;

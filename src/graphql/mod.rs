@@ -7,6 +7,7 @@ pub mod billing;
 pub mod catalog;
 pub mod guards;
 pub mod handler;
+pub mod history;
 pub mod loaders;
 pub mod schema;
 pub mod types;

@@ -17,13 +17,14 @@ use super::{
     api_keys::{ApiKeyMutation, ApiKeyQuery},
     billing::BillingMutation,
     catalog::CatalogQuery,
+    history::HistoryQuery,
     viewer::ViewerQuery,
 };
 use crate::{auth::Accounts, config::Config, domain::Catalog};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery);
+pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery, HistoryQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

@@ -240,6 +240,41 @@ async fn webhooks_alone_carry_a_checkout_a_cancellation_and_its_end(db: Db) {
     .await;
     assert_eq!(after["entitlements"]["plan"], "free", "{after}");
 
+    // The audit trail: one row per real change, each naming its event.
+    let history = app
+        .gql(
+            "{ billingHistory { fromStatus toStatus toPlan source eventId } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    let rows = history["data"]["billingHistory"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{history}"));
+    let statuses: Vec<(Value, Value)> = rows
+        .iter()
+        .map(|r| (r["fromStatus"].clone(), r["toStatus"].clone()))
+        .collect();
+    assert_eq!(
+        statuses.first().map(|s| s.0.clone()),
+        Some(Value::Null),
+        "{history}"
+    );
+    assert_eq!(
+        statuses.last().map(|s| s.1.clone()),
+        Some(json!("CANCELED")),
+        "{history}"
+    );
+    assert!(
+        statuses.iter().all(|(from, to)| from != to),
+        "only real changes: {history}"
+    );
+    assert!(
+        rows.iter().all(|r| r["source"] == "webhook"
+            && r["eventId"].as_str().is_some_and(|e| e.starts_with("evt_"))),
+        "{history}"
+    );
+
     // Every delivery was answered 2xx and processed; nothing failed.
     let conn = Database::connect(&app.db_url).await.unwrap();
     use sea_orm::EntityTrait;
@@ -329,4 +364,17 @@ async fn duplicated_reordered_deliveries_end_in_stripes_state(db: Db) {
         .unwrap();
     assert_eq!(rows.len(), unique.len());
     conn.close().await.ok();
+    // However the events arrived, the one real change is recorded once.
+    let history = app
+        .gql(
+            "{ billingHistory { fromStatus toStatus } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        history["data"]["billingHistory"],
+        json!([{ "fromStatus": null, "toStatus": "TRIALING" }]),
+        "{history}"
+    );
 }
