@@ -378,3 +378,106 @@ async fn duplicated_reordered_deliveries_end_in_stripes_state(db: Db) {
         "{history}"
     );
 }
+
+mod chaos {
+    use std::time::Duration;
+
+    use sea_orm::{Database, EntityTrait};
+    use serde_json::json;
+    use stripe_sim::Chaos;
+
+    use super::{eventually, start_paid_checkout, state, with_sim};
+    use crate::{
+        helpers::{Db, unique_email},
+        on_both_databases,
+    };
+
+    on_both_databases!(two_hundred_events_shuffled_duplicated_and_concurrent_end_in_stripes_state);
+
+    async fn two_hundred_events_shuffled_duplicated_and_concurrent_end_in_stripes_state(db: Db) {
+        let Some((app, sim)) = with_sim(db, true).await else {
+            return;
+        };
+        // Hold every event while seven customers subscribe and a year of
+        // monthly renewals passes, then let them all loose at once.
+        sim.set_chaos(Chaos {
+            hold: true,
+            ..Chaos::default()
+        });
+        let mut tokens = Vec::new();
+        for i in 0..7 {
+            let reg = app.register(&unique_email(&format!("chaos{i}"))).await;
+            let token = reg["accessToken"].as_str().unwrap().to_owned();
+            start_paid_checkout(&app, &sim, &token, "studio").await;
+            tokens.push(token);
+        }
+        sim.advance(Duration::from_secs(365 * 86_400)).unwrap();
+        let emitted = sim.events().len();
+        assert!(
+            emitted >= 200,
+            "the scenario emits at least 200 events, got {emitted}"
+        );
+        sim.set_chaos(Chaos {
+            shuffle: true,
+            duplicate: true,
+            concurrent: true,
+            max_in_flight: 16,
+            ..Chaos::default()
+        });
+
+        // Converges on what Stripe holds: every event stored once, every
+        // subscription as in Stripe, each user on studio.
+        eventually("every delivery", || async {
+            let delivered = sim.deliveries().iter().filter(|d| d.succeeded).count();
+            (delivered >= 2 * emitted).then_some(())
+        })
+        .await;
+        let conn = Database::connect(&app.db_url).await.unwrap();
+        eventually("every event processed", || async {
+            let rows = entity::stripe_events::Entity::find()
+                .all(&conn)
+                .await
+                .unwrap();
+            (rows.len() == emitted
+                && rows
+                    .iter()
+                    .all(|r| r.status == "processed" || r.status == "ignored"))
+            .then_some(())
+        })
+        .await;
+        let ours = entity::subscriptions::Entity::find()
+            .all(&conn)
+            .await
+            .unwrap();
+        assert_eq!(ours.len(), 7);
+        for sub in &ours {
+            let theirs = sim
+                .shared()
+                .with(|st| st.render_subscription(&sub.stripe_subscription_id));
+            assert_eq!(theirs["status"], sub.status.as_str());
+            assert_eq!(
+                theirs["items"]["data"][0]["price"]["id"],
+                sub.price_id.as_str()
+            );
+            assert_eq!(
+                theirs["items"]["data"][0]["current_period_end"].as_i64(),
+                sub.current_period_end.map(|t| t.timestamp())
+            );
+        }
+        for token in &tokens {
+            let s = state(&app, token).await;
+            assert_eq!(s["entitlements"]["plan"], "studio", "{s}");
+            // Renewals change neither status nor plan: one audit row, however
+            // many times and in whatever order the events came.
+            let history = app
+                .gql("{ billingHistory { toStatus } }", json!({}), Some(token))
+                .await;
+            assert_eq!(
+                history["data"]["billingHistory"],
+                json!([{ "toStatus": "ACTIVE" }]),
+                "{history}"
+            );
+        }
+        conn.close().await.ok();
+    }
+}
