@@ -18,6 +18,8 @@ on_both_databases!(
     webhooks_alone_carry_a_checkout_a_cancellation_and_its_end,
     a_failed_renewal_is_past_due_and_keeps_the_plan_for_now,
     duplicated_reordered_deliveries_end_in_stripes_state,
+    a_plan_swap_changes_the_features,
+    events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost,
 );
 
 const SECRET: &str = "whsec_entitle_test";
@@ -480,4 +482,87 @@ mod chaos {
         }
         conn.close().await.ok();
     }
+}
+
+async fn a_plan_swap_changes_the_features(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("swapper")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "studio").await;
+    let s = eventually("studio", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["status"] == "ACTIVE").then_some(s)
+    })
+    .await;
+    let sub_id = s["subscription"]["id"].as_str().unwrap().to_owned();
+    let client = stripe::ClientBuilder::new("sk_test_entitle")
+        .url(sim.base_url())
+        .build()
+        .unwrap();
+    let sub = stripe_billing::subscription::RetrieveSubscription::new(sub_id.as_str())
+        .send(&client)
+        .await
+        .unwrap();
+    // Down from studio to pro (the portal's "switch plan").
+    stripe_billing::subscription::UpdateSubscription::new(sub_id.as_str())
+        .items(vec![
+            stripe_billing::subscription::UpdateSubscriptionItems {
+                id: Some(sub.items.data[0].id.as_str().to_owned()),
+                price: Some("price_pro_monthly".into()),
+                ..Default::default()
+            },
+        ])
+        .send(&client)
+        .await
+        .unwrap();
+    let features = eventually("the swap's webhook", || async {
+        let body = app
+            .gql("{ entitlements { plan features } }", json!({}), Some(token))
+            .await;
+        (body["data"]["entitlements"]["plan"] == "pro").then_some(body)
+    })
+    .await;
+    assert_eq!(
+        features["data"]["entitlements"]["features"],
+        json!(["advanced_analytics", "api_access"])
+    );
+    let history = app
+        .gql(
+            "{ billingHistory { fromPlan toPlan } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    let rows = history["data"]["billingHistory"].as_array().unwrap();
+    assert_eq!(
+        rows.last().unwrap(),
+        &json!({ "fromPlan": "studio", "toPlan": "pro" }),
+        "{history}"
+    );
+}
+
+async fn events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    // Mid-rotation: Stripe signs with the secret we configured first only.
+    sim.set_chaos(Chaos {
+        extra_secret: Some("whsec_old_one".to_owned()),
+        only_extra_secret: true,
+        ..Chaos::default()
+    });
+    let reg = app.register(&unique_email("rotated")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "pro").await;
+    eventually("the plan through the other secret", || async {
+        let s = state(&app, token).await;
+        (s["entitlements"]["plan"] == "pro").then_some(())
+    })
+    .await;
+    assert!(
+        sim.deliveries().iter().all(|d| d.succeeded),
+        "no delivery was refused"
+    );
 }
