@@ -87,6 +87,18 @@ impl Application {
         let addr = self.local_addr();
         let app = router::router(self.state.clone());
         let pruner = tokio::spawn(prune_refresh_tokens(self.state.db.clone()));
+        // On PostgreSQL, changes made by any instance reach this one's
+        // entitlementsChanged subscribers through LISTEN.
+        let listener = (self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres)
+            .then(|| {
+                tokio::spawn(
+                    self.state
+                        .billing
+                        .changes()
+                        .clone()
+                        .listen(self.state.config.database_url.clone()),
+                )
+            });
         // Stored webhook events wait for a Stripe key; without one there is
         // nothing to sync them from.
         let worker = self.state.billing.is_configured().then(|| {
@@ -104,6 +116,9 @@ impl Application {
         .await
         .context("server")?;
         pruner.abort();
+        if let Some(l) = listener {
+            l.abort();
+        }
         if let Some(w) = worker {
             w.abort();
         }

@@ -259,7 +259,7 @@ impl Billing {
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
         for sub in &list.data {
-            sync::store_subscription(db, user_id, sub, cause).await?;
+            sync::store_subscription(db, user_id, sub, cause, &self.inner.changes).await?;
         }
         Ok(list.data.len())
     }

@@ -2,6 +2,7 @@
 //! a subscription from Stripe into our table. Stripe is the source of truth;
 //! every write here stores what Stripe says.
 
+pub mod changes;
 pub mod checkout;
 pub mod sync;
 pub mod worker;
@@ -31,6 +32,7 @@ struct Inner {
     allowed_origins: Vec<String>,
     /// Per-user locks for creating a Stripe customer on SQLite.
     customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    changes: changes::ChangeFeed,
     /// Per-customer locks serialising syncs on SQLite.
     sync_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -65,12 +67,17 @@ impl Billing {
                 allowed_origins: config.allowed_redirect_origins.clone(),
                 customer_locks: Default::default(),
                 sync_locks: Default::default(),
+                changes: changes::ChangeFeed::default(),
             }),
         })
     }
 
     pub fn is_configured(&self) -> bool {
         self.inner.client.is_some()
+    }
+
+    pub fn changes(&self) -> &changes::ChangeFeed {
+        &self.inner.changes
     }
 
     pub fn db(&self) -> &DatabaseConnection {

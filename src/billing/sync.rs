@@ -59,6 +59,7 @@ pub async fn store_subscription(
     user_id: i32,
     sub: &Subscription,
     cause: &Cause,
+    changes: &super::changes::ChangeFeed,
 ) -> Result<entity::subscriptions::Model, ApiError> {
     let before = db::subscriptions::by_stripe_id(db, sub.id.as_str()).await?;
     // Since API version 2025-03-31 the billing period lives on the items.
@@ -108,6 +109,9 @@ pub async fn store_subscription(
             "subscription changed"
         );
         db::audit_log::insert(db, audit).await?;
+        if let Some(user) = db::users::by_id(db, user_id).await? {
+            changes.publish(db, user.pid).await?;
+        }
     }
     db::subscriptions::by_stripe_id(db, sub.id.as_str())
         .await?

@@ -139,6 +139,7 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
         // Stripe cancels a deleted customer's subscriptions; it has nothing to list.
         db::subscriptions::cancel_all_of_customer(db, customer, Utc::now()).await?;
         db::users::clear_stripe_customer(db, user.id, customer).await?;
+        billing.changes().publish(db, user.pid).await?;
         return Ok(Outcome {
             status: "processed",
             note: None,

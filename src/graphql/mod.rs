@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod guards;
 pub mod handler;
 pub mod history;
+pub mod live;
 pub mod loaders;
 pub mod schema;
 pub mod types;

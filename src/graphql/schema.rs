@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use async_graphql::{
-    EmptySubscription, MergedObject, Response, Schema, SchemaBuilder,
+    MergedObject, Response, Schema, SchemaBuilder,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
 };
 use sea_orm::DatabaseConnection;
@@ -18,6 +18,7 @@ use super::{
     billing::BillingMutation,
     catalog::CatalogQuery,
     history::HistoryQuery,
+    live::SubscriptionRoot,
     viewer::ViewerQuery,
 };
 use crate::{auth::Accounts, config::Config, domain::Catalog};
@@ -30,13 +31,13 @@ pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery, HistoryQuery);
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(AccountMutation, BillingMutation, ApiKeyMutation);
 
-pub type EntitleSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type EntitleSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
 }
 

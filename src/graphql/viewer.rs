@@ -65,10 +65,9 @@ pub fn facts(s: &subscriptions::Model) -> Option<SubscriptionFacts> {
 
 async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAccess> {
     let catalog = ctx.data_unchecked::<Arc<Catalog>>();
-    let free = catalog.free_plan().clone();
     let Some(user) = user else {
         return Ok(ViewerAccess {
-            plan: free,
+            plan: catalog.free_plan().clone(),
             subscription: None,
         });
     };
@@ -79,6 +78,22 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load subscriptions")))?
         .unwrap_or_default();
+    Ok(access_from(
+        catalog,
+        &subs,
+        Utc::now(),
+        ctx.data_unchecked::<AccessPolicy>(),
+    ))
+}
+
+/// What a user's stored subscriptions grant at `now`.
+pub fn access_from(
+    catalog: &Catalog,
+    subs: &[subscriptions::Model],
+    now: chrono::DateTime<Utc>,
+    policy: &AccessPolicy,
+) -> ViewerAccess {
+    let free = catalog.free_plan().clone();
     // Rows with a status we do not know (a newer API version) are left out.
     let known: Vec<(&subscriptions::Model, SubscriptionFacts)> = subs
         .iter()
@@ -92,14 +107,13 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
             created_at: s.created_at,
         })
         .collect();
-    let policy = ctx.data_unchecked::<AccessPolicy>();
     let picked = pick(
         &candidates,
         |price| catalog.plan_for_price(price).is_some(),
-        Utc::now(),
+        now,
         policy,
     );
-    Ok(match picked {
+    match picked {
         None => ViewerAccess {
             plan: free,
             subscription: None,
@@ -117,7 +131,7 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
                 subscription: Some((sub.clone(), decision)),
             }
         }
-    })
+    }
 }
 
 /// The caller's access, resolved once per request.

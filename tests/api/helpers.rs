@@ -176,7 +176,8 @@ pub struct TestApp {
     pub db_url: String,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
-    _db: DbGuard,
+    /// `None` for a second instance on another app's database.
+    _db: Option<DbGuard>,
 }
 
 impl Drop for TestApp {
@@ -225,8 +226,29 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> Option<TestAp
         db_url,
         http: reqwest::Client::new(),
         server,
-        _db: guard,
+        _db: Some(guard),
     })
+}
+
+/// Another server instance on the same database as `first` (as when several
+/// instances share one PostgreSQL).
+pub async fn spawn_another_instance(first: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    let app = Application::build(test_config(&first.db_url, overrides))
+        .await
+        .expect("second instance starts");
+    let addr = app.local_addr();
+    let server = tokio::spawn(async move {
+        app.run_until(std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    TestApp {
+        addr,
+        db_url: first.db_url.clone(),
+        http: reqwest::Client::new(),
+        server,
+        _db: None,
+    }
 }
 
 impl TestApp {

@@ -566,3 +566,112 @@ async fn events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost(db:
         "no delivery was refused"
     );
 }
+
+mod live {
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::{Value, json};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+    use super::{start_paid_checkout, with_sim};
+    use crate::{
+        helpers::{Db, unique_email},
+        on_both_databases,
+    };
+
+    on_both_databases!(entitlements_changed_reaches_a_websocket_client_after_a_checkout);
+
+    async fn entitlements_changed_reaches_a_websocket_client_after_a_checkout(db: Db) {
+        let Some((app, sim)) = with_sim(db, true).await else {
+            return;
+        };
+        push_after_checkout(&app, &app, &sim).await;
+    }
+
+    /// Two instances on one PostgreSQL: the webhook reaches the first, the
+    /// client listens on the second, and the change crosses over NOTIFY.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn entitlements_changed_crosses_instances_on_postgres() {
+        let Some((first, sim)) = with_sim(Db::Postgres, true).await else {
+            return;
+        };
+        let base = sim.base_url();
+        let second = crate::helpers::spawn_another_instance(
+            &first,
+            &[
+                ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+                ("STRIPE_API_BASE", &base),
+                ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", super::APP),
+            ],
+        )
+        .await;
+        push_after_checkout(&first, &second, &sim).await;
+    }
+
+    async fn push_after_checkout(
+        app: &crate::helpers::TestApp,
+        listener: &crate::helpers::TestApp,
+        sim: &stripe_sim::Sim,
+    ) {
+        let reg = app.register(&unique_email("live")).await;
+        let token = reg["accessToken"].as_str().unwrap();
+
+        let mut req = format!("ws://{}/graphql/ws", listener.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let send = |v: Value| Message::Text(v.to_string().into());
+        ws.send(send(
+            json!({ "type": "connection_init", "payload": { "authToken": token } }),
+        ))
+        .await
+        .unwrap();
+        let ack = loop {
+            if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
+                break serde_json::from_str::<Value>(&t).unwrap();
+            }
+        };
+        assert_eq!(ack["type"], "connection_ack");
+        ws.send(send(json!({
+            "id": "1", "type": "subscribe",
+            "payload": { "query": "subscription { entitlementsChanged { plan features } }" }
+        })))
+        .await
+        .unwrap();
+        // Let the subscription start before the change happens: a round trip
+        // with a ping proves the server has read the subscribe message.
+        ws.send(send(json!({ "type": "ping" }))).await.unwrap();
+        loop {
+            let msg = ws.next().await.unwrap().unwrap();
+            if let Message::Text(t) = msg
+                && serde_json::from_str::<Value>(&t).unwrap()["type"] == "pong"
+            {
+                break;
+            }
+        }
+
+        start_paid_checkout(app, sim, token, "pro").await;
+        let pushed = loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+                .await
+                .expect("a push in time")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "next"
+                    && v["payload"]["data"]["entitlementsChanged"]["plan"] == "pro"
+                {
+                    break v;
+                }
+            }
+        };
+        assert_eq!(
+            pushed["payload"]["data"]["entitlementsChanged"]["features"],
+            json!(["advanced_analytics", "api_access"])
+        );
+    }
+}

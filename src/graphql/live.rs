@@ -1,0 +1,61 @@
+//! GraphQL subscriptions (the root type `Subscription`, apart from the
+//! `BillingSubscription` object): live updates over graphql-ws.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Subscription};
+use chrono::Utc;
+use futures_util::{Stream, StreamExt};
+use sea_orm::DatabaseConnection;
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+
+use super::{
+    types::Entitlements,
+    viewer::{access_from, viewer},
+};
+use crate::{
+    billing::Billing,
+    db,
+    domain::{Catalog, access::AccessPolicy},
+    error::ApiError,
+};
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// The caller's entitlements, pushed each time billing changes them (a
+    /// checkout, a renewal failure, a cancellation, a plan change), from
+    /// whichever server instance processed the change.
+    async fn entitlements_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Entitlements>> + use<>>
+    {
+        let me = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
+        let changes = ctx.data_unchecked::<Billing>().changes().subscribe();
+        let db = ctx.data_unchecked::<DatabaseConnection>().clone();
+        let catalog = ctx.data_unchecked::<Arc<Catalog>>().clone();
+        let policy = *ctx.data_unchecked::<AccessPolicy>();
+        Ok(BroadcastStream::new(changes)
+            .filter(move |change| {
+                // A lagged receiver may have missed ours: re-read to be safe.
+                let mine = matches!(change, Ok(user) if *user == me)
+                    || matches!(change, Err(BroadcastStreamRecvError::Lagged(_)));
+                async move { mine }
+            })
+            .then(move |_| {
+                let (db, catalog) = (db.clone(), catalog.clone());
+                async move {
+                    let subs = db::subscriptions::by_user_pids(&db, &[me])
+                        .await
+                        .map_err(ApiError::from)?
+                        .remove(&me)
+                        .unwrap_or_default();
+                    let access = access_from(&catalog, &subs, Utc::now(), &policy);
+                    Ok(Entitlements::from(&access.plan))
+                }
+            }))
+    }
+}
