@@ -15,10 +15,11 @@ use crate::{
 };
 
 pub const API_ACCESS: &str = "api_access";
+pub const ADVANCED_ANALYTICS: &str = "advanced_analytics";
 
 /// Every feature that some guard requires. `plans.toml` must grant each one
 /// (checked at start), and a test checks this list against the SDL.
-pub const GUARDED_FEATURES: &[&str] = &[API_ACCESS];
+pub const GUARDED_FEATURES: &[&str] = &[API_ACCESS, ADVANCED_ANALYTICS];
 
 /// Marks a field in the SDL with the feature its guard requires.
 #[TypeDirective(location = "FieldDefinition")]

@@ -12,6 +12,7 @@ pub mod live;
 pub mod loaders;
 pub mod schema;
 pub mod types;
+pub mod usage;
 pub mod viewer;
 
 pub use schema::{EntitleSchema, build_schema, sdl};

@@ -19,13 +19,20 @@ use super::{
     catalog::CatalogQuery,
     history::HistoryQuery,
     live::SubscriptionRoot,
+    usage::UsageQuery,
     viewer::ViewerQuery,
 };
 use crate::{auth::Accounts, config::Config, domain::Catalog};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ViewerQuery, CatalogQuery, ApiKeyQuery, HistoryQuery);
+pub struct QueryRoot(
+    ViewerQuery,
+    CatalogQuery,
+    ApiKeyQuery,
+    HistoryQuery,
+    UsageQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

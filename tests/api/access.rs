@@ -18,6 +18,7 @@ on_both_databases!(
     api_keys_are_capped_by_the_plan_and_shown_once,
     api_keys_are_stored_hashed_and_the_cap_holds_under_concurrency,
     a_failing_renewal_keeps_the_plan_for_a_bounded_time,
+    usage_needs_advanced_analytics_and_counts_api_keys,
 );
 
 const QUERY: &str = "{ subscription { id status plan interval cancelAtPeriodEnd grantsAccess } entitlements { plan features } }";
@@ -375,4 +376,45 @@ async fn a_failing_renewal_keeps_the_plan_for_a_bounded_time(db: Db) {
     );
     assert_eq!(data["subscription"]["status"], "PAST_DUE");
     assert_eq!(data["subscription"]["grantsAccess"], false);
+}
+
+async fn usage_needs_advanced_analytics_and_counts_api_keys(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let email = unique_email("analyst");
+    let reg = app.register(&email).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    let q = "{ usage { periodEnd limits { name used limit } } }";
+    let refused = app.gql(q, json!({}), Some(token)).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "ENTITLEMENT_REQUIRED",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["errors"][0]["extensions"]["feature"],
+        "advanced_analytics"
+    );
+
+    store(
+        &app,
+        &email,
+        "active",
+        "price_pro_monthly",
+        Duration::days(20),
+        false,
+    )
+    .await;
+    create_key(&app, token, "one").await;
+    create_key(&app, token, "two").await;
+    let body = app.gql(q, json!({}), Some(token)).await;
+    assert_eq!(
+        body["data"]["usage"]["limits"],
+        json!([
+            { "name": "api_keys", "used": 2, "limit": 5 },
+            { "name": "monthly_requests", "used": null, "limit": 100000 }
+        ]),
+        "{body}"
+    );
+    assert!(body["data"]["usage"]["periodEnd"].is_string());
 }

@@ -1,0 +1,69 @@
+//! `usage`: how much of each plan limit the caller uses, where Entitle can
+//! measure it. Needs `advanced_analytics`.
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use super::{
+    api_keys::{API_KEYS_LIMIT, signed_in_user},
+    guards::{ADVANCED_ANALYTICS, RequireFeature, requiresFeature},
+    viewer::viewer_access,
+};
+use crate::{db, domain::catalog::LimitValue, error::ApiError};
+
+#[derive(SimpleObject)]
+pub struct LimitUsage {
+    pub name: String,
+    /// Null when Entitle does not measure it (your product reports it).
+    pub used: Option<i32>,
+    /// Null when unlimited.
+    pub limit: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct Usage {
+    /// The current billing period, when subscribed.
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    pub limits: Vec<LimitUsage>,
+}
+
+#[derive(Default)]
+pub struct UsageQuery;
+
+#[Object]
+impl UsageQuery {
+    /// The caller's use of each plan limit in the current period.
+    #[graphql(
+        guard = "RequireFeature(ADVANCED_ANALYTICS)",
+        directive = requiresFeature::apply(ADVANCED_ANALYTICS.to_string())
+    )]
+    async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Usage> {
+        let user = signed_in_user(ctx).await?;
+        let access = viewer_access(ctx).await?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let keys = db::api_keys::count_active(db, user.id)
+            .await
+            .map_err(ApiError::from)?;
+        let limits = access
+            .plan
+            .limits
+            .iter()
+            .map(|(name, value)| LimitUsage {
+                name: name.clone(),
+                used: (name == API_KEYS_LIMIT).then(|| i32::try_from(keys).unwrap_or(i32::MAX)),
+                limit: match value {
+                    LimitValue::Finite(n) => Some(i32::try_from(*n).unwrap_or(i32::MAX)),
+                    LimitValue::Unlimited => None,
+                },
+            })
+            .collect();
+        let sub = access.subscription.as_ref().map(|(s, _)| s);
+        Ok(Usage {
+            period_start: sub.and_then(|s| s.current_period_start),
+            period_end: sub.and_then(|s| s.current_period_end),
+            limits,
+        })
+    }
+}
