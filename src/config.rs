@@ -85,6 +85,16 @@ pub struct Config {
     /// `whsec_…` secrets webhooks may be signed with (several during a rotation).
     pub webhook_secrets: Vec<Secret>,
     pub webhook_tolerance_secs: i64,
+    pub feature_source: FeatureSource,
+}
+
+/// Where a subscribed user's features come from; limits always come from `plans.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureSource {
+    /// The plan's features in `plans.toml`.
+    Plans,
+    /// Stripe's Entitlements API: the customer's active entitlements (feature lookup keys).
+    Stripe,
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +144,7 @@ impl fmt::Debug for Config {
             .field("allowed_redirect_origins", &self.allowed_redirect_origins)
             .field("webhook_secrets", &self.webhook_secrets.len())
             .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
+            .field("feature_source", &self.feature_source)
             .finish()
     }
 }
@@ -344,6 +355,13 @@ impl Config {
             stripe,
             allowed_redirect_origins,
             webhook_secrets,
+            feature_source: match var("ENTITLE_FEATURE_SOURCE").as_deref().map(str::trim) {
+                None | Some("plans") => FeatureSource::Plans,
+                Some("stripe") => FeatureSource::Stripe,
+                Some(other) => {
+                    bail!("ENTITLE_FEATURE_SOURCE must be `plans` or `stripe`, not `{other}`")
+                }
+            },
             webhook_tolerance_secs: i64::try_from(positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
                 .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
         })

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit_log;
 pub mod refresh_tokens;
+pub mod stripe_entitlements;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;

@@ -10,6 +10,7 @@ mod m20261123_000004_create_subscriptions;
 mod m20261123_000005_create_api_keys;
 mod m20261123_000006_create_stripe_events;
 mod m20261123_000007_create_audit_log;
+mod m20261123_000008_create_stripe_entitlements;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_api_keys::Migration),
             Box::new(m20261123_000006_create_stripe_events::Migration),
             Box::new(m20261123_000007_create_audit_log::Migration),
+            Box::new(m20261123_000008_create_stripe_entitlements::Migration),
         ]
     }
 }

@@ -261,7 +261,42 @@ impl Billing {
         for sub in &list.data {
             sync::store_subscription(db, user_id, sub, cause, &self.inner.changes).await?;
         }
+        if self.inner.feature_source == crate::config::FeatureSource::Stripe {
+            self.sync_entitlements(db, user_id, customer).await?;
+        }
         Ok(list.data.len())
+    }
+
+    /// Stores the customer's active entitlements from Stripe's Entitlements
+    /// API, and announces a change when they differ from what was stored.
+    async fn sync_entitlements(
+        &self,
+        db: &impl ConnectionTrait,
+        user_id: i32,
+        customer: &str,
+    ) -> ApiResult<()> {
+        let client = self.client()?;
+        let active =
+            stripe_misc::entitlements_active_entitlement::ListEntitlementsActiveEntitlement::new(
+                customer,
+            )
+            .limit(100)
+            .send(client)
+            .await
+            .map_err(|e| stripe_error("list active entitlements", "customer", e))?;
+        let mut features: Vec<String> = active.data.into_iter().map(|e| e.lookup_key).collect();
+        features.sort();
+        features.dedup();
+        let before = db::stripe_entitlements::of_customers(db, &[customer.to_owned()])
+            .await?
+            .remove(customer);
+        if before.as_ref() != Some(&features) {
+            db::stripe_entitlements::store(db, customer, features, chrono::Utc::now()).await?;
+            if let Some(user) = db::users::by_id(db, user_id).await? {
+                self.inner.changes.publish(db, user.pid).await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn create_portal(

@@ -33,6 +33,7 @@ struct Inner {
     /// Per-user locks for creating a Stripe customer on SQLite.
     customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     changes: changes::ChangeFeed,
+    feature_source: crate::config::FeatureSource,
     /// Per-customer locks serialising syncs on SQLite.
     sync_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -68,6 +69,7 @@ impl Billing {
                 customer_locks: Default::default(),
                 sync_locks: Default::default(),
                 changes: changes::ChangeFeed::default(),
+                feature_source: config.feature_source,
             }),
         })
     }

@@ -11,10 +11,11 @@ use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
 use super::{
     types::Entitlements,
-    viewer::{access_from, viewer},
+    viewer::{access_from, stripe_feature_customer, viewer},
 };
 use crate::{
     billing::Billing,
+    config::FeatureSource,
     db,
     domain::{Catalog, access::AccessPolicy},
     error::ApiError,
@@ -38,6 +39,7 @@ impl SubscriptionRoot {
         let db = ctx.data_unchecked::<DatabaseConnection>().clone();
         let catalog = ctx.data_unchecked::<Arc<Catalog>>().clone();
         let policy = *ctx.data_unchecked::<AccessPolicy>();
+        let source = *ctx.data_unchecked::<FeatureSource>();
         Ok(BroadcastStream::new(changes)
             .filter(move |change| {
                 // A lagged receiver may have missed ours: re-read to be safe.
@@ -53,7 +55,17 @@ impl SubscriptionRoot {
                         .map_err(ApiError::from)?
                         .remove(&me)
                         .unwrap_or_default();
-                    let access = access_from(&catalog, &subs, Utc::now(), &policy);
+                    let mut access = access_from(&catalog, &subs, Utc::now(), &policy);
+                    if let Some(customer) = stripe_feature_customer(&source, &access) {
+                        access.plan.features = db::stripe_entitlements::of_customers(
+                            &db,
+                            std::slice::from_ref(&customer),
+                        )
+                        .await
+                        .map_err(ApiError::from)?
+                        .remove(&customer)
+                        .unwrap_or_default();
+                    }
                     Ok(Entitlements::from(&access.plan))
                 }
             }))

@@ -27,6 +27,7 @@ impl Loader<Uuid> for UserLoader {
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub subscriptions: DataLoader<SubscriptionLoader>,
+    pub stripe_features: DataLoader<StripeFeaturesLoader>,
 }
 
 impl Loaders {
@@ -34,6 +35,7 @@ impl Loaders {
         Self {
             users: DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn),
             subscriptions: DataLoader::new(SubscriptionLoader { db: db.clone() }, tokio::spawn),
+            stripe_features: DataLoader::new(StripeFeaturesLoader { db: db.clone() }, tokio::spawn),
         }
     }
 }
@@ -54,5 +56,19 @@ impl Loader<Uuid> for SubscriptionLoader {
             .iter()
             .map(|k| (*k, found.remove(k).unwrap_or_default()))
             .collect())
+    }
+}
+
+/// A customer's active entitlements from Stripe, keyed by Stripe customer id.
+pub struct StripeFeaturesLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<String> for StripeFeaturesLoader {
+    type Value = Vec<String>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        Ok(db::stripe_entitlements::of_customers(&self.db, keys).await?)
     }
 }

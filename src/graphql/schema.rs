@@ -67,6 +67,7 @@ pub fn build_schema(deps: SchemaDeps, config: &Config) -> EntitleSchema {
         .data(deps.catalog)
         .data(deps.billing)
         .data(config.access_policy)
+        .data(config.feature_source)
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(32)

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
+    config::FeatureSource,
     domain::{
         Catalog,
         access::{AccessPolicy, Candidate, Decision, SubscriptionFacts, pick},
@@ -78,12 +79,37 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load subscriptions")))?
         .unwrap_or_default();
-    Ok(access_from(
+    let mut access = access_from(
         catalog,
         &subs,
         Utc::now(),
         ctx.data_unchecked::<AccessPolicy>(),
-    ))
+    );
+    if let Some(customer) = stripe_feature_customer(ctx.data_unchecked::<FeatureSource>(), &access)
+    {
+        let features = ctx
+            .data_unchecked::<Loaders>()
+            .stripe_features
+            .load_one(customer)
+            .await
+            .map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!(e).context("load Stripe entitlements"))
+            })?;
+        access.plan.features = features.unwrap_or_default();
+    }
+    Ok(access)
+}
+
+/// With `ENTITLE_FEATURE_SOURCE=stripe`, the customer whose Stripe
+/// entitlements replace the plan's features: only while the subscription
+/// grants its plan, so the access rules (periods, past_due) still decide.
+pub fn stripe_feature_customer(source: &FeatureSource, access: &ViewerAccess) -> Option<String> {
+    match (source, &access.subscription) {
+        (FeatureSource::Stripe, Some((sub, decision))) if decision.grants_plan() => {
+            Some(sub.stripe_customer_id.clone())
+        }
+        _ => None,
+    }
 }
 
 /// What a user's stored subscriptions grant at `now`.

@@ -19,6 +19,7 @@ on_both_databases!(
     a_failed_renewal_is_past_due_and_keeps_the_plan_for_now,
     duplicated_reordered_deliveries_end_in_stripes_state,
     a_plan_swap_changes_the_features,
+    stripes_entitlements_api_can_be_the_source_of_features,
     events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost,
 );
 
@@ -26,20 +27,23 @@ const SECRET: &str = "whsec_entitle_test";
 const APP: &str = "http://app.test";
 
 async fn with_sim(db: Db, deliver: bool) -> Option<(TestApp, Sim)> {
+    with_sim_and(db, deliver, &[]).await
+}
+
+async fn with_sim_and(db: Db, deliver: bool, extra: &[(&str, &str)]) -> Option<(TestApp, Sim)> {
     let sim = Sim::start(SimConfig::default())
         .await
         .expect("stripe-sim starts");
     let base = sim.base_url();
-    let app = spawn_app_with(
-        db,
-        &[
-            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
-            ("STRIPE_API_BASE", &base),
-            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
-            ("STRIPE_WEBHOOK_SECRETS", &format!("whsec_old_one,{SECRET}")),
-        ],
-    )
-    .await?;
+    let secrets = format!("whsec_old_one,{SECRET}");
+    let mut overrides = vec![
+        ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+        ("STRIPE_API_BASE", base.as_str()),
+        ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
+        ("STRIPE_WEBHOOK_SECRETS", secrets.as_str()),
+    ];
+    overrides.extend_from_slice(extra);
+    let app = spawn_app_with(db, &overrides).await?;
     if deliver {
         sim.add_webhook_endpoint(&app.url("/webhooks/stripe"), Some(SECRET));
     }
@@ -674,4 +678,54 @@ mod live {
             json!(["advanced_analytics", "api_access"])
         );
     }
+}
+
+async fn stripes_entitlements_api_can_be_the_source_of_features(db: Db) {
+    let Some((app, sim)) = with_sim_and(db, true, &[("ENTITLE_FEATURE_SOURCE", "stripe")]).await
+    else {
+        return;
+    };
+    let reg = app.register(&unique_email("entitled")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "studio").await;
+    // stripe-sim's studio product carries team_seats, which plans.toml's studio
+    // does not: seeing it proves the features came from Stripe.
+    let body = eventually("Stripe's entitlements", || async {
+        let body = app
+            .gql(
+                "{ entitlements { plan features limits { name value } } }",
+                json!({}),
+                Some(token),
+            )
+            .await;
+        let features = body["data"]["entitlements"]["features"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        features.iter().any(|f| f == "team_seats").then_some(body)
+    })
+    .await;
+    let e = &body["data"]["entitlements"];
+    assert_eq!(e["plan"], "studio");
+    assert_eq!(
+        e["features"],
+        json!([
+            "advanced_analytics",
+            "api_access",
+            "priority_support",
+            "team_seats"
+        ]),
+        "{body}"
+    );
+    // Limits still come from plans.toml.
+    assert_eq!(e["limits"][0], json!({ "name": "api_keys", "value": 50 }));
+    // Guards follow the same features.
+    let key = app
+        .gql(
+            "mutation { createApiKey(name: \"ci\") { secret } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert!(key["data"]["createApiKey"]["secret"].is_string(), "{key}");
 }
