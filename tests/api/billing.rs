@@ -14,6 +14,7 @@ on_both_databases!(
     redirects_off_the_allow_list_and_unknown_plans_are_refused,
     only_the_sessions_own_user_may_sync_it,
     stripe_being_down_or_unconfigured_is_stripe_unavailable,
+    a_slow_stripe_is_stripe_unavailable_within_the_timeout,
     a_user_who_paid_but_never_came_back_cannot_check_out_twice,
 );
 
@@ -303,6 +304,38 @@ async fn stripe_being_down_or_unconfigured_is_stripe_unavailable(db: Db) {
     let reg = unconfigured.register(&unique_email("early")).await;
     let body = checkout(
         &unconfigured,
+        reg["accessToken"].as_str().unwrap(),
+        "pro",
+        "http://app.test/ok",
+    )
+    .await;
+    assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
+}
+
+async fn a_slow_stripe_is_stripe_unavailable_within_the_timeout(db: Db) {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let base = sim.base_url();
+    let Some(app) = spawn_app_with(
+        db,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+            ("STRIPE_API_BASE", &base),
+            ("STRIPE_TIMEOUT_SECS", "1"),
+            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    sim.set_api_chaos(stripe_sim::ApiChaos {
+        latency_ms: 30_000,
+        ..Default::default()
+    });
+    let reg = app.register(&unique_email("slow")).await;
+    // The 1 s client timeout answers long before the 30 s Stripe would take.
+    let body = checkout(
+        &app,
         reg["accessToken"].as_str().unwrap(),
         "pro",
         "http://app.test/ok",

@@ -20,6 +20,9 @@ on_both_databases!(
     duplicated_reordered_deliveries_end_in_stripes_state,
     a_plan_swap_changes_the_features,
     stripes_entitlements_api_can_be_the_source_of_features,
+    processing_that_fails_while_stripe_is_down_is_retried_and_converges,
+    a_deleted_customer_loses_the_plan,
+    an_event_our_typed_client_could_not_parse_is_still_stored_and_handled,
     events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost,
 );
 
@@ -215,6 +218,17 @@ async fn webhooks_alone_carry_a_checkout_a_cancellation_and_its_end(db: Db) {
     })
     .await;
     let sub_id = now["subscription"]["id"].as_str().unwrap().to_owned();
+    let key = app
+        .gql(
+            "mutation { createApiKey(name: \"ci\") { secret } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert!(
+        key["data"]["createApiKey"]["secret"].is_string(),
+        "the guarded field answers: {key}"
+    );
 
     // The customer cancels at the period end in Stripe (the portal's button).
     let client = stripe::ClientBuilder::new("sk_test_entitle")
@@ -728,4 +742,134 @@ async fn stripes_entitlements_api_can_be_the_source_of_features(db: Db) {
         )
         .await;
     assert!(key["data"]["createApiKey"]["secret"].is_string(), "{key}");
+}
+
+async fn processing_that_fails_while_stripe_is_down_is_retried_and_converges(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("patient")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    let body = app
+        .gql(
+            "mutation { createCheckout(plan: \"pro\", interval: MONTHLY, successUrl: \"http://app.test/ok\", cancelUrl: \"http://app.test/no\") { sessionId } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    let session = body["data"]["createCheckout"]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // From now on Stripe answers 500 to the next reads the worker makes.
+    sim.set_api_chaos(stripe_sim::ApiChaos {
+        fail_next: 3,
+        ..Default::default()
+    });
+    let paid = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/checkout/sessions/{session}/complete",
+            sim.base_url()
+        ))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success());
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    use sea_orm::EntityTrait;
+    // Some event failed, visibly, with the cause.
+    let failed = eventually("a failed attempt", || async {
+        let rows = entity::stripe_events::Entity::find()
+            .all(&conn)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .find(|r| r.status == "failed" || (r.attempts > 1 && r.last_error.is_some()))
+    })
+    .await;
+    assert!(failed.last_error.is_some());
+    // Then the back-off retry succeeds and the state converges.
+    eventually("the retry", || async {
+        let s = state(&app, token).await;
+        let rows = entity::stripe_events::Entity::find()
+            .all(&conn)
+            .await
+            .unwrap();
+        (s["entitlements"]["plan"] == "pro"
+            && rows
+                .iter()
+                .all(|r| r.status == "processed" || r.status == "ignored"))
+        .then_some(())
+    })
+    .await;
+    conn.close().await.ok();
+}
+
+async fn a_deleted_customer_loses_the_plan(db: Db) {
+    let Some((app, sim)) = with_sim(db, true).await else {
+        return;
+    };
+    let reg = app.register(&unique_email("leaver")).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    start_paid_checkout(&app, &sim, token, "pro").await;
+    eventually("pro", || async {
+        (state(&app, token).await["entitlements"]["plan"] == "pro").then_some(())
+    })
+    .await;
+    let conn = Database::connect(&app.db_url).await.unwrap();
+    let email = entitle::domain::Email::parse(reg["user"]["email"].as_str().unwrap()).unwrap();
+    let customer = db::users::by_email(&conn, &email)
+        .await
+        .unwrap()
+        .unwrap()
+        .stripe_customer_id
+        .unwrap();
+    let client = stripe::ClientBuilder::new("sk_test_entitle")
+        .url(sim.base_url())
+        .build()
+        .unwrap();
+    stripe_core::customer::DeleteCustomer::new(customer.as_str())
+        .send(&client)
+        .await
+        .unwrap();
+    let s = eventually("the deletion", || async {
+        let s = state(&app, token).await;
+        (s["subscription"]["status"] == "CANCELED").then_some(s)
+    })
+    .await;
+    assert_eq!(s["entitlements"]["plan"], "free", "{s}");
+    conn.close().await.ok();
+}
+
+async fn an_event_our_typed_client_could_not_parse_is_still_stored_and_handled(db: Db) {
+    let Some((app, _sim)) = with_sim(db, false).await else {
+        return;
+    };
+    // A subscription object missing nearly every field async-stripe requires.
+    let event = json!({
+        "id": "evt_partial", "object": "event", "type": "customer.subscription.updated",
+        "created": now(), "api_version": "2099-01-01.future", "livemode": false,
+        "data": { "object": { "object": "subscription", "customer": "cus_unknown" } }
+    })
+    .to_string();
+    let sig = stripe_sim::signature::header(&event, &[SECRET.to_owned()], now());
+    let (status, _) = post_event(&app, &event, Some(sig)).await;
+    assert_eq!(status, 200);
+    let row = eventually("processing", || async {
+        stored(&app, "evt_partial")
+            .await
+            .filter(|r| r.status != "pending" && r.status != "processing")
+    })
+    .await;
+    assert_eq!(
+        row.customer_id.as_deref(),
+        Some("cus_unknown"),
+        "read from the raw JSON"
+    );
+    assert_eq!(row.status, "ignored");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("no user has this Stripe customer")
+    );
 }
