@@ -103,7 +103,23 @@ impl Billing {
             .cancel_url(cancel_url.as_str())
             .send(client)
             .await
-            .map_err(|e| stripe_error("create a checkout session", "plan", e))?;
+            .map_err(|e| match e {
+                // A price in plans.toml that Stripe does not have is our
+                // configuration error, not the user's.
+                StripeError::Stripe(api, 400 | 404)
+                    if api
+                        .param
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with("line_items")) =>
+                {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "Stripe does not know a price of plan `{}` in plans.toml: {:?}",
+                        plan.name,
+                        api.message
+                    ))
+                }
+                other => stripe_error("create a checkout session", "plan", other),
+            })?;
         let url = session.url.ok_or_else(|| {
             ApiError::StripeUnavailable(anyhow::anyhow!("checkout session without a url"))
         })?;

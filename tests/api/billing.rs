@@ -15,6 +15,7 @@ on_both_databases!(
     only_the_sessions_own_user_may_sync_it,
     stripe_being_down_or_unconfigured_is_stripe_unavailable,
     a_slow_stripe_is_stripe_unavailable_within_the_timeout,
+    a_price_stripe_does_not_know_is_an_internal_error_not_the_users,
     a_user_who_paid_but_never_came_back_cannot_check_out_twice,
 );
 
@@ -310,6 +311,48 @@ async fn stripe_being_down_or_unconfigured_is_stripe_unavailable(db: Db) {
     )
     .await;
     assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
+}
+
+async fn a_price_stripe_does_not_know_is_an_internal_error_not_the_users(db: Db) {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let base = sim.base_url();
+    let dir = std::env::temp_dir().join(format!("entitle-plans-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plans = dir.join("plans.toml");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans.toml")).unwrap();
+    std::fs::write(
+        &plans,
+        shipped.replace("price_pro_monthly", "price_retired_long_ago"),
+    )
+    .unwrap();
+    let Some(app) = spawn_app_with(
+        db,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
+            ("STRIPE_API_BASE", &base),
+            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
+            ("ENTITLE_PLANS", plans.to_str().unwrap()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let reg = app.register(&unique_email("misconfigured")).await;
+    let body = checkout(
+        &app,
+        reg["accessToken"].as_str().unwrap(),
+        "pro",
+        "http://app.test/ok",
+    )
+    .await;
+    assert_eq!(error_code(&body), "INTERNAL", "{body}");
+    assert!(
+        !body.to_string().contains("price_retired"),
+        "no configuration detail leaks: {body}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 async fn a_slow_stripe_is_stripe_unavailable_within_the_timeout(db: Db) {
