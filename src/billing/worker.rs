@@ -136,10 +136,35 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
         return Ok(ignored("no user has this Stripe customer"));
     };
     if event.r#type == "customer.deleted" {
-        // Stripe cancels a deleted customer's subscriptions; it has nothing to list.
-        db::subscriptions::cancel_all_of_customer(db, customer, Utc::now()).await?;
-        db::users::clear_stripe_customer(db, user.id, customer).await?;
-        billing.changes().publish(db, user.pid).await?;
+        // Stripe cancels a deleted customer's subscriptions and has nothing
+        // left to list: record the cancellations ourselves, in one transaction.
+        let now = Utc::now();
+        let txn = db::begin_write(db).await?;
+        let ending = db::subscriptions::not_canceled_of_customer(&txn, customer).await?;
+        for sub in &ending {
+            db::audit_log::insert(
+                &txn,
+                entity::audit_log::Model {
+                    id: uuid::Uuid::new_v4(),
+                    user_id: user.id,
+                    stripe_subscription_id: sub.stripe_subscription_id.clone(),
+                    stripe_event_id: Some(event.id.clone()),
+                    from_status: Some(sub.status.clone()),
+                    to_status: "canceled".into(),
+                    from_price: Some(sub.price_id.clone()),
+                    to_price: sub.price_id.clone(),
+                    source: "webhook".into(),
+                    at: now,
+                },
+            )
+            .await?;
+        }
+        db::subscriptions::cancel_all_of_customer(&txn, customer, now).await?;
+        db::users::clear_stripe_customer(&txn, user.id, customer).await?;
+        if !ending.is_empty() {
+            billing.changes().publish(&txn, user.pid).await?;
+        }
+        txn.commit().await?;
         return Ok(Outcome {
             status: "processed",
             note: None,

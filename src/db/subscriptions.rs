@@ -102,3 +102,15 @@ pub async fn cancel_all_of_customer(
         .await?;
     Ok(())
 }
+
+/// A customer's subscriptions that are not canceled yet.
+pub async fn not_canceled_of_customer(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+) -> Result<Vec<subscriptions::Model>, DbErr> {
+    subscriptions::Entity::find()
+        .filter(subscriptions::Column::StripeCustomerId.eq(customer_id))
+        .filter(subscriptions::Column::Status.ne("canceled"))
+        .all(db)
+        .await
+}

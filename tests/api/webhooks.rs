@@ -839,6 +839,15 @@ async fn a_deleted_customer_loses_the_plan(db: Db) {
     })
     .await;
     assert_eq!(s["entitlements"]["plan"], "free", "{s}");
+    let history = app
+        .gql("{ billingHistory { toStatus } }", json!({}), Some(token))
+        .await;
+    let last = history["data"]["billingHistory"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned();
+    assert_eq!(last, Some(json!({ "toStatus": "CANCELED" })), "{history}");
     conn.close().await.ok();
 }
 
