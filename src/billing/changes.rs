@@ -2,7 +2,8 @@
 //! changed". On PostgreSQL it goes through `NOTIFY` inside the transaction
 //! that wrote the change (so it is sent only if the change commits) and every
 //! instance `LISTEN`s, so a change processed by one instance reaches clients
-//! of all of them. On SQLite (one process) it is an in-process broadcast.
+//! of all of them. On SQLite (one process) it is an in-process broadcast sent
+//! after the commit.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 use tokio::sync::broadcast;
@@ -26,25 +27,46 @@ impl Default for ChangeFeed {
 }
 
 impl ChangeFeed {
+    /// Receives user ids whose subscription changed; the nil id means
+    /// "notifications may have been missed: everyone re-read".
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
         self.tx.subscribe()
     }
 
-    /// Announces a change of the user's subscription, through `db` (the
-    /// connection or transaction that wrote it).
-    pub async fn publish(&self, db: &impl ConnectionTrait, user: Uuid) -> Result<(), DbErr> {
-        if db.get_database_backend() == DatabaseBackend::Postgres {
-            db.execute_raw(Statement::from_sql_and_values(
+    /// Announces a change of the user's subscription from inside the
+    /// transaction that writes it. On PostgreSQL that is a `pg_notify`, sent
+    /// by the database only if the transaction commits, and `None` comes
+    /// back; on SQLite the caller gets the user back, to `send_local` after
+    /// its commit.
+    pub async fn announce(
+        &self,
+        txn: &impl ConnectionTrait,
+        user: Uuid,
+    ) -> Result<Option<Uuid>, DbErr> {
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
                 [CHANNEL.into(), user.to_string().into()],
             ))
             .await?;
+            Ok(None)
         } else {
+            Ok(Some(user))
+        }
+    }
+
+    /// Tells this process's subscribers (SQLite, after the commit).
+    pub fn send_local(&self, user: Option<Uuid>) {
+        if let Some(user) = user {
             // No receiver is not an error.
             let _ = self.tx.send(user);
         }
-        Ok(())
+    }
+
+    /// Tells every subscriber to re-read: notifications may have been missed.
+    pub fn send_everyone(&self) {
+        let _ = self.tx.send(Uuid::nil());
     }
 
     /// Forwards PostgreSQL notifications (from any instance) to local
@@ -65,15 +87,23 @@ impl ChangeFeed {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 continue;
             }
+            // Anything sent while we were not listening is lost: everyone re-reads.
+            self.send_everyone();
             loop {
-                match listener.recv().await {
-                    Ok(n) => {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => {
                         if let Ok(user) = Uuid::parse_str(n.payload()) {
                             let _ = self.tx.send(user);
                         }
                     }
+                    // The connection dropped; the next call reconnects.
+                    Ok(None) => {
+                        tracing::warn!("change feed: connection lost; reconnecting");
+                        self.send_everyone();
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "change feed: connection lost; reconnecting");
+                        tracing::warn!(error = %e, "change feed: listener failed; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                         break;
                     }
                 }

@@ -221,10 +221,11 @@ impl Billing {
     }
 
     /// Stores every subscription Stripe has for the customer (the first 100,
-    /// newest first; a customer has a handful). Syncs of one customer are
-    /// serialised — an advisory lock on PostgreSQL (across instances), a lock
-    /// per customer on SQLite (one process) — so an older read of Stripe can
-    /// never overwrite a newer one.
+    /// newest first; a customer has a handful), in one transaction with their
+    /// audit rows. Syncs of one customer are serialised — an advisory lock on
+    /// PostgreSQL (across instances, held while Stripe is read), a lock per
+    /// customer on SQLite (one process) — so an older read of Stripe can
+    /// never overwrite a newer one, and each real change is recorded once.
     pub async fn sync_customer(
         &self,
         user_id: i32,
@@ -232,40 +233,76 @@ impl Billing {
         cause: &sync::Cause,
     ) -> ApiResult<usize> {
         let db = &self.inner.db;
-        if db.get_database_backend() == DatabaseBackend::Postgres {
-            let txn = db.begin().await?;
-            txn.execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                [customer.into()],
-            ))
-            .await?;
-            let n = self
-                .sync_customer_on(&txn, user_id, customer, cause)
-                .await?;
-            txn.commit().await?;
-            Ok(n)
-        } else {
-            let lock = {
-                let mut locks = self
-                    .inner
-                    .sync_locks
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                locks.entry(customer.to_owned()).or_default().clone()
-            };
-            let _guard = lock.lock().await;
-            self.sync_customer_on(db, user_id, customer, cause).await
+        let _local = self.inner.sync_locks.lock(customer).await;
+        let txn = self.customer_txn(customer).await?;
+        let subs = self.fetch_subscriptions(customer).await?;
+        let features = match self.inner.feature_source {
+            crate::config::FeatureSource::Stripe => Some(self.fetch_entitlements(customer).await?),
+            crate::config::FeatureSource::Plans => None,
+        };
+        let txn = match txn {
+            Some(txn) => txn,
+            None => db::begin_write(db).await?,
+        };
+        let mut changed = false;
+        for sub in &subs {
+            changed |= sync::store_subscription(&txn, user_id, sub, cause).await?.1;
         }
+        if let Some(mut features) = features {
+            features.sort();
+            features.dedup();
+            let before = db::stripe_entitlements::of_customers(&txn, &[customer.to_owned()])
+                .await?
+                .remove(customer);
+            if before.as_ref() != Some(&features) {
+                db::stripe_entitlements::store(&txn, customer, features, chrono::Utc::now())
+                    .await?;
+                changed = true;
+            }
+        }
+        let local = if changed {
+            match db::users::by_id(&txn, user_id).await? {
+                Some(user) => self.inner.changes.announce(&txn, user.pid).await?,
+                None => None,
+            }
+        } else {
+            None
+        };
+        txn.commit().await?;
+        self.inner.changes.send_local(local);
+        Ok(subs.len())
     }
 
-    async fn sync_customer_on(
+    /// On PostgreSQL, a transaction holding the customer's advisory lock
+    /// (taken before Stripe is read); on SQLite `None` (the in-process lock
+    /// serialises, and the write transaction begins after the reads so the
+    /// database's write lock is not held across network calls).
+    pub async fn customer_txn(
         &self,
-        db: &impl ConnectionTrait,
-        user_id: i32,
         customer: &str,
-        cause: &sync::Cause,
-    ) -> ApiResult<usize> {
+    ) -> ApiResult<Option<sea_orm::DatabaseTransaction>> {
+        let db = &self.inner.db;
+        if db.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(None);
+        }
+        let txn = db.begin().await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [customer.into()],
+        ))
+        .await?;
+        Ok(Some(txn))
+    }
+
+    pub fn sync_locks(&self) -> &super::KeyedLocks {
+        &self.inner.sync_locks
+    }
+
+    async fn fetch_subscriptions(
+        &self,
+        customer: &str,
+    ) -> ApiResult<Vec<stripe_billing::Subscription>> {
         let client = self.client()?;
         let list = ListSubscription::new()
             .customer(customer)
@@ -274,23 +311,12 @@ impl Billing {
             .send(client)
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
-        for sub in &list.data {
-            sync::store_subscription(db, user_id, sub, cause, &self.inner.changes).await?;
-        }
-        if self.inner.feature_source == crate::config::FeatureSource::Stripe {
-            self.sync_entitlements(db, user_id, customer).await?;
-        }
-        Ok(list.data.len())
+        Ok(list.data)
     }
 
-    /// Stores the customer's active entitlements from Stripe's Entitlements
-    /// API, and announces a change when they differ from what was stored.
-    async fn sync_entitlements(
-        &self,
-        db: &impl ConnectionTrait,
-        user_id: i32,
-        customer: &str,
-    ) -> ApiResult<()> {
+    /// The customer's active entitlements (feature lookup keys) from Stripe's
+    /// Entitlements API.
+    async fn fetch_entitlements(&self, customer: &str) -> ApiResult<Vec<String>> {
         let client = self.client()?;
         let active =
             stripe_misc::entitlements_active_entitlement::ListEntitlementsActiveEntitlement::new(
@@ -300,19 +326,7 @@ impl Billing {
             .send(client)
             .await
             .map_err(|e| stripe_error("list active entitlements", "customer", e))?;
-        let mut features: Vec<String> = active.data.into_iter().map(|e| e.lookup_key).collect();
-        features.sort();
-        features.dedup();
-        let before = db::stripe_entitlements::of_customers(db, &[customer.to_owned()])
-            .await?
-            .remove(customer);
-        if before.as_ref() != Some(&features) {
-            db::stripe_entitlements::store(db, customer, features, chrono::Utc::now()).await?;
-            if let Some(user) = db::users::by_id(db, user_id).await? {
-                self.inner.changes.publish(db, user.pid).await?;
-            }
-        }
-        Ok(())
+        Ok(active.data.into_iter().map(|e| e.lookup_key).collect())
     }
 
     pub async fn create_portal(

@@ -32,10 +32,10 @@ struct Inner {
     allowed_origins: Vec<String>,
     /// Per-user locks for creating a Stripe customer on SQLite.
     customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per-customer locks serialising syncs on SQLite (one process).
+    sync_locks: KeyedLocks,
     changes: changes::ChangeFeed,
     feature_source: crate::config::FeatureSource,
-    /// Per-customer locks serialising syncs on SQLite.
-    sync_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Billing {
@@ -124,5 +124,45 @@ pub fn stripe_error(what: &'static str, field: &'static str, err: StripeError) -
             }
         }
         other => ApiError::StripeUnavailable(anyhow!("{what}: {other}")),
+    }
+}
+
+/// Async locks by key whose entries go away when nobody holds or waits for them.
+#[derive(Default)]
+pub struct KeyedLocks {
+    map: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub struct KeyedGuard<'a> {
+    locks: &'a KeyedLocks,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyedLocks {
+    pub async fn lock(&self, key: &str) -> KeyedGuard<'_> {
+        let mutex = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        KeyedGuard {
+            locks: self,
+            key: key.to_owned(),
+            guard: Some(mutex.lock_owned().await),
+        }
+    }
+}
+
+impl Drop for KeyedGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.map.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map holds it now: no holder, no waiter.
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.key);
+        }
     }
 }

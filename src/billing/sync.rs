@@ -52,15 +52,14 @@ impl Cause {
 }
 
 /// Upserts the row of one Stripe subscription for the user, and writes an
-/// audit row when its status or price really changed. Callers serialise
-/// syncs per customer, so each real change is recorded once.
+/// audit row when its status or price really changed (the `bool`). Callers
+/// serialise syncs per customer, so each real change is recorded once.
 pub async fn store_subscription(
     db: &impl ConnectionTrait,
     user_id: i32,
     sub: &Subscription,
     cause: &Cause,
-    changes: &super::changes::ChangeFeed,
-) -> Result<entity::subscriptions::Model, ApiError> {
+) -> Result<(entity::subscriptions::Model, bool), ApiError> {
     let before = db::subscriptions::by_stripe_id(db, sub.id.as_str()).await?;
     // Since API version 2025-03-31 the billing period lives on the items.
     let item = sub.items.data.first();
@@ -109,13 +108,11 @@ pub async fn store_subscription(
             "subscription changed"
         );
         db::audit_log::insert(db, audit).await?;
-        if let Some(user) = db::users::by_id(db, user_id).await? {
-            changes.publish(db, user.pid).await?;
-        }
     }
-    db::subscriptions::by_stripe_id(db, sub.id.as_str())
+    let stored = db::subscriptions::by_stripe_id(db, sub.id.as_str())
         .await?
         .ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!("subscription row vanished after upsert"))
-        })
+        })?;
+    Ok((stored, changed))
 }

@@ -85,7 +85,7 @@ pub async fn process_due(billing: &Billing) -> Result<usize, sea_orm::DbErr> {
                     ("failed", Some(reason), Utc::now() + backoff(event.attempts))
                 }
             };
-            db::stripe_events::finish(db, &event.id, status, error, next).await?;
+            db::stripe_events::finish(db, &event.id, event.attempts, status, error, next).await?;
         }
         if !claimed_any {
             return Ok(handled);
@@ -116,9 +116,11 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
     };
     let db = billing.db();
     let mut user = db::users::by_stripe_customer(db, customer).await?;
-    if user.is_none() {
+    if user.is_none() && event.r#type.starts_with("checkout.session.") {
         // A checkout that finished before our own record of its customer
-        // (the success page never ran): the session names our user.
+        // (the success page never ran): the session names our user. Only a
+        // checkout may link a customer, so a late event of a deleted
+        // customer cannot link it again.
         let payload: Value = serde_json::from_str(&event.payload).unwrap_or_default();
         let object = &payload["data"]["object"];
         let pid = object["client_reference_id"]
@@ -139,7 +141,11 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
         // Stripe cancels a deleted customer's subscriptions and has nothing
         // left to list: record the cancellations ourselves, in one transaction.
         let now = Utc::now();
-        let txn = db::begin_write(db).await?;
+        let _local = billing.sync_locks().lock(customer).await;
+        let txn = match billing.customer_txn(customer).await? {
+            Some(txn) => txn,
+            None => db::begin_write(db).await?,
+        };
         let ending = db::subscriptions::not_canceled_of_customer(&txn, customer).await?;
         for sub in &ending {
             db::audit_log::insert(
@@ -161,10 +167,13 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
         }
         db::subscriptions::cancel_all_of_customer(&txn, customer, now).await?;
         db::users::clear_stripe_customer(&txn, user.id, customer).await?;
-        if !ending.is_empty() {
-            billing.changes().publish(&txn, user.pid).await?;
-        }
+        let local = if ending.is_empty() {
+            None
+        } else {
+            billing.changes().announce(&txn, user.pid).await?
+        };
         txn.commit().await?;
+        billing.changes().send_local(local);
         return Ok(Outcome {
             status: "processed",
             note: None,

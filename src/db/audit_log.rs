@@ -22,16 +22,18 @@ pub async fn insert(db: &impl ConnectionTrait, row: audit_log::Model) -> Result<
     Ok(())
 }
 
-/// A user's changes, oldest first.
+/// A user's last `limit` changes, oldest first.
 pub async fn of_user(
     db: &impl ConnectionTrait,
     user_id: i32,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbErr> {
-    audit_log::Entity::find()
+    let mut rows = audit_log::Entity::find()
         .filter(Column::UserId.eq(user_id))
-        .order_by_asc(Column::At)
+        .order_by_desc(Column::At)
         .limit(limit)
         .all(db)
-        .await
+        .await?;
+    rows.reverse();
+    Ok(rows)
 }

@@ -93,10 +93,13 @@ pub async fn claim(
     }
 }
 
-/// Records the outcome of a processing attempt.
+/// Records the outcome of a processing attempt, if this worker still holds
+/// the claim (`attempts` as claimed): a worker whose lease ran out and whose
+/// event was claimed again writes nothing.
 pub async fn finish(
     db: &impl ConnectionTrait,
     id: &str,
+    claimed_attempts: i32,
     status: &str,
     error: Option<String>,
     next_attempt_at: DateTime<Utc>,
@@ -115,6 +118,8 @@ pub async fn finish(
             Expr::value(if status == "failed" { None } else { Some(now) }),
         )
         .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("processing"))
+        .filter(Column::Attempts.eq(claimed_attempts))
         .exec(db)
         .await?;
     Ok(())
@@ -136,14 +141,22 @@ pub async fn newest(
         .await
 }
 
-/// Queues one event (by id), or every failed one, to be processed again now.
+/// Queues one event (by id), or every failed one, to be processed again now,
+/// unless a worker holds it at this moment. The back-off starts over.
 pub async fn requeue(db: &impl ConnectionTrait, id: Option<&str>) -> Result<u64, DbErr> {
+    let now = Utc::now();
     let mut q = stripe_events::Entity::update_many()
         .col_expr(Column::Status, Expr::value("pending"))
-        .col_expr(Column::NextAttemptAt, Expr::value(Utc::now()))
+        .col_expr(Column::NextAttemptAt, Expr::value(now))
+        .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(
             Column::LockedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(
+            Condition::any()
+                .add(Column::Status.ne("processing"))
+                .add(Column::LockedUntil.lt(now)),
         );
     q = match id {
         Some(id) => q.filter(Column::Id.eq(id)),

@@ -36,7 +36,7 @@ pub struct HistoryQuery;
 
 #[Object]
 impl HistoryQuery {
-    /// The caller's subscription changes, oldest first (at most `last`, default 100).
+    /// The caller's last `last` subscription changes (default 100), oldest first.
     async fn billing_history(
         &self,
         ctx: &Context<'_>,

@@ -43,7 +43,7 @@ impl SubscriptionRoot {
         Ok(BroadcastStream::new(changes)
             .filter(move |change| {
                 // A lagged receiver may have missed ours: re-read to be safe.
-                let mine = matches!(change, Ok(user) if *user == me)
+                let mine = matches!(change, Ok(user) if *user == me || user.is_nil())
                     || matches!(change, Err(BroadcastStreamRecvError::Lagged(_)));
                 async move { mine }
             })

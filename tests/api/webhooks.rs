@@ -289,6 +289,19 @@ async fn webhooks_alone_carry_a_checkout_a_cancellation_and_its_end(db: Db) {
         statuses.iter().all(|(from, to)| from != to),
         "only real changes: {history}"
     );
+    // `last` keeps the newest.
+    let newest = app
+        .gql(
+            "{ billingHistory(last: 1) { toStatus } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        newest["data"]["billingHistory"],
+        json!([{ "toStatus": "CANCELED" }]),
+        "{newest}"
+    );
     assert!(
         rows.iter().all(|r| r["source"] == "webhook"
             && r["eventId"].as_str().is_some_and(|e| e.starts_with("evt_"))),
