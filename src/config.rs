@@ -29,6 +29,12 @@ impl Environment {
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
 
+impl AsRef<[u8]> for Secret {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Secret {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Self(bytes.into())

@@ -69,10 +69,6 @@ impl Accounts {
         })
     }
 
-    pub fn hasher(&self) -> &PasswordHasherPool {
-        &self.inner.hasher
-    }
-
     fn limit(&self, client: IpAddr, account: &str) -> ApiResult<()> {
         self.inner
             .per_ip

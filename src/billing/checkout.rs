@@ -1,8 +1,6 @@
 //! Checkout, the customer portal, and the success-page sync.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
-use std::sync::Arc;
-
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::{
     billing_portal_session::CreateBillingPortalSession,
@@ -152,45 +150,17 @@ impl Billing {
             txn.commit().await?;
             Ok(recorded.unwrap_or(id))
         } else {
-            let lock = self.customer_lock(user.id);
-            let guard = lock.lock().await;
-            let result = async {
-                if let Some(id) = db::users::by_id(db, user.id)
-                    .await?
-                    .and_then(|u| u.stripe_customer_id)
-                {
-                    return Ok(id);
-                }
-                let id = self.create_customer(user).await?;
-                Ok(db::users::set_stripe_customer(db, user.id, &id)
-                    .await?
-                    .unwrap_or(id))
+            let _guard = self.inner.customer_locks.lock(&user.id.to_string()).await;
+            if let Some(id) = db::users::by_id(db, user.id)
+                .await?
+                .and_then(|u| u.stripe_customer_id)
+            {
+                return Ok(id);
             }
-            .await;
-            drop(guard);
-            self.release_customer_lock(user.id, lock);
-            result
-        }
-    }
-
-    fn customer_lock(&self, user_id: i32) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .customer_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        locks.entry(user_id).or_default().clone()
-    }
-
-    fn release_customer_lock(&self, user_id: i32, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut locks = self
-            .inner
-            .customer_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // The map's copy and ours: nobody else waits, so the entry can go.
-        if Arc::strong_count(&lock) <= 2 {
-            locks.remove(&user_id);
+            let id = self.create_customer(user).await?;
+            Ok(db::users::set_stripe_customer(db, user.id, &id)
+                .await?
+                .unwrap_or(id))
         }
     }
 

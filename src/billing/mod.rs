@@ -31,7 +31,7 @@ struct Inner {
     policy: AccessPolicy,
     allowed_origins: Vec<String>,
     /// Per-user locks for creating a Stripe customer on SQLite.
-    customer_locks: std::sync::Mutex<std::collections::HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    customer_locks: KeyedLocks,
     /// Per-customer locks serialising syncs on SQLite (one process).
     sync_locks: KeyedLocks,
     changes: changes::ChangeFeed,

@@ -90,12 +90,7 @@ pub async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebhookError> {
-    let secrets: Vec<String> = state
-        .config
-        .webhook_secrets
-        .iter()
-        .filter_map(|s| String::from_utf8(s.expose().to_vec()).ok())
-        .collect();
+    let secrets = &state.config.webhook_secrets;
     if secrets.is_empty() {
         return Err(WebhookError::Unavailable(
             "no webhook signing secret is configured",
@@ -108,7 +103,7 @@ pub async fn stripe_webhook(
     signature::verify(
         header,
         &body,
-        &secrets,
+        secrets,
         Utc::now().timestamp(),
         state.config.webhook_tolerance_secs,
     )

@@ -50,7 +50,7 @@ const MAX_SIGNATURES: usize = 8;
 pub fn verify(
     header: &str,
     body: &[u8],
-    secrets: &[String],
+    secrets: &[impl AsRef<[u8]>],
     now: i64,
     tolerance_secs: i64,
 ) -> Result<(), SignatureError> {
@@ -60,7 +60,7 @@ pub fn verify(
         _ => return Err(SignatureError::TooOld),
     }
     for secret in secrets {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_ref()) else {
             continue;
         };
         // The body is hashed once per secret, however many signatures there are.

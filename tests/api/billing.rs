@@ -1,11 +1,12 @@
 //! Checkout, portal and the success-page sync, against stripe-sim over HTTP.
 
 use serde_json::{Value, json};
-use stripe_sim::{Sim, SimConfig};
+use stripe_sim::Sim;
 
 use crate::{
     helpers::{Db, TestApp, error_code, spawn_app_with, unique_email},
     on_both_databases,
+    sim::{APP, pay, spawn_with_sim},
 };
 
 on_both_databases!(
@@ -19,23 +20,8 @@ on_both_databases!(
     a_user_who_paid_but_never_came_back_cannot_check_out_twice,
 );
 
-const APP: &str = "http://app.test";
-
 async fn with_sim(db: Db) -> Option<(TestApp, Sim)> {
-    let sim = Sim::start(SimConfig::default())
-        .await
-        .expect("stripe-sim starts");
-    let base = sim.base_url();
-    let app = spawn_app_with(
-        db,
-        &[
-            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
-            ("STRIPE_API_BASE", &base),
-            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
-        ],
-    )
-    .await?;
-    Some((app, sim))
+    spawn_with_sim(db, false, &[]).await
 }
 
 const CHECKOUT: &str = "mutation($plan: String!, $interval: BillingInterval!, $ok: String!, $cancel: String!) { createCheckout(plan: $plan, interval: $interval, successUrl: $ok, cancelUrl: $cancel) { url sessionId } }";
@@ -50,22 +36,6 @@ async fn checkout(app: &TestApp, token: &str, plan: &str, ok: &str) -> Value {
 }
 
 const SYNC: &str = "mutation($id: String!) { syncCheckout(sessionId: $id) { id status plan interval grantsAccess } }";
-
-async fn pay(sim: &Sim, session_id: &str) {
-    let res = reqwest::Client::new()
-        .post(format!(
-            "{}/_sim/checkout/sessions/{session_id}/complete",
-            sim.base_url()
-        ))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_success(),
-        "the simulator completes the checkout"
-    );
-}
 
 async fn a_checkout_synced_from_the_success_page_grants_the_plan_at_once(db: Db) {
     let Some((app, sim)) = with_sim(db).await else {
@@ -314,8 +284,6 @@ async fn stripe_being_down_or_unconfigured_is_stripe_unavailable(db: Db) {
 }
 
 async fn a_price_stripe_does_not_know_is_an_internal_error_not_the_users(db: Db) {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let base = sim.base_url();
     let dir = std::env::temp_dir().join(format!("entitle-plans-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let plans = dir.join("plans.toml");
@@ -326,16 +294,8 @@ async fn a_price_stripe_does_not_know_is_an_internal_error_not_the_users(db: Db)
         shipped.replace("price_pro_monthly", "price_retired_long_ago"),
     )
     .unwrap();
-    let Some(app) = spawn_app_with(
-        db,
-        &[
-            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
-            ("STRIPE_API_BASE", &base),
-            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
-            ("ENTITLE_PLANS", plans.to_str().unwrap()),
-        ],
-    )
-    .await
+    let Some((app, _sim)) =
+        spawn_with_sim(db, false, &[("ENTITLE_PLANS", plans.to_str().unwrap())]).await
     else {
         return;
     };
@@ -356,19 +316,7 @@ async fn a_price_stripe_does_not_know_is_an_internal_error_not_the_users(db: Db)
 }
 
 async fn a_slow_stripe_is_stripe_unavailable_within_the_timeout(db: Db) {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let base = sim.base_url();
-    let Some(app) = spawn_app_with(
-        db,
-        &[
-            ("STRIPE_SECRET_KEY", "sk_test_entitle"),
-            ("STRIPE_API_BASE", &base),
-            ("STRIPE_TIMEOUT_SECS", "1"),
-            ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
-        ],
-    )
-    .await
-    else {
+    let Some((app, sim)) = spawn_with_sim(db, false, &[("STRIPE_TIMEOUT_SECS", "1")]).await else {
         return;
     };
     sim.set_api_chaos(stripe_sim::ApiChaos {
@@ -417,7 +365,8 @@ async fn a_user_who_paid_but_never_came_back_cannot_check_out_twice(db: Db) {
 mod healing {
     use serde_json::json;
 
-    use super::{checkout, pay, with_sim};
+    use super::{checkout, with_sim};
+    use crate::sim::pay;
     use crate::{
         helpers::{Db, unique_email},
         on_both_databases,

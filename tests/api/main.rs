@@ -10,6 +10,7 @@ mod binary;
 mod http;
 mod limits;
 mod ops;
+mod sim;
 mod tokens;
 mod webhooks;
 mod ws;
