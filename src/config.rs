@@ -91,6 +91,9 @@ pub struct Config {
     /// `whsec_…` secrets webhooks may be signed with (several during a rotation).
     pub webhook_secrets: Vec<Secret>,
     pub webhook_tolerance_secs: i64,
+    /// How long a worker owns a claimed event; after a crash another worker
+    /// (or the restarted one) takes it over once this passes.
+    pub webhook_lease: Duration,
     pub feature_source: FeatureSource,
 }
 
@@ -150,6 +153,7 @@ impl fmt::Debug for Config {
             .field("allowed_redirect_origins", &self.allowed_redirect_origins)
             .field("webhook_secrets", &self.webhook_secrets.len())
             .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
+            .field("webhook_lease", &self.webhook_lease)
             .field("feature_source", &self.feature_source)
             .finish()
     }
@@ -370,6 +374,7 @@ impl Config {
             },
             webhook_tolerance_secs: i64::try_from(positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
                 .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
+            webhook_lease: Duration::from_secs(positive("ENTITLE_WEBHOOK_LEASE_SECS", 60)?),
         })
     }
 }

@@ -101,6 +101,7 @@ impl Application {
             tokio::spawn(crate::billing::worker::run(
                 self.state.billing.clone(),
                 self.state.webhook_wake.clone(),
+                self.state.config.webhook_lease,
             ))
         });
         tracing::info!(%addr, "listening");

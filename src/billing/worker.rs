@@ -32,8 +32,6 @@ const HANDLED: &[&str] = &[
     "entitlements.active_entitlement_summary.updated",
 ];
 
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
-
 /// Back-off after `attempts` failed tries: 5 s, 10 s, 20 s … capped at an hour.
 pub fn backoff(attempts: i32) -> chrono::Duration {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
@@ -47,9 +45,10 @@ pub struct Outcome {
 
 /// Runs until the process stops: wakes when a webhook is stored, and every
 /// few seconds for retries.
-pub async fn run(billing: Billing, wake: Arc<Notify>) {
+pub async fn run(billing: Billing, wake: Arc<Notify>, lease: Duration) {
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     loop {
-        match process_due(&billing).await {
+        match process_due(&billing, lease).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(processed = n, "webhook events processed"),
             Err(e) => tracing::warn!(error = %e, "webhook worker pass failed; will retry"),
@@ -62,7 +61,10 @@ pub async fn run(billing: Billing, wake: Arc<Notify>) {
 }
 
 /// Processes every due event once; returns how many it handled.
-pub async fn process_due(billing: &Billing) -> Result<usize, sea_orm::DbErr> {
+pub async fn process_due(
+    billing: &Billing,
+    lease: chrono::Duration,
+) -> Result<usize, sea_orm::DbErr> {
     let db = billing.db();
     let mut handled = 0;
     loop {
@@ -72,7 +74,7 @@ pub async fn process_due(billing: &Billing) -> Result<usize, sea_orm::DbErr> {
         }
         let mut claimed_any = false;
         for id in ids {
-            let Some(event) = db::stripe_events::claim(db, &id, Utc::now(), LEASE).await? else {
+            let Some(event) = db::stripe_events::claim(db, &id, Utc::now(), lease).await? else {
                 continue; // another worker has it
             };
             claimed_any = true;

@@ -41,7 +41,7 @@ macro_rules! on_both_databases {
 }
 
 /// Deletes the test database when the test ends, pass or fail.
-enum DbGuard {
+pub enum DbGuard {
     Sqlite(PathBuf),
     Postgres { admin_url: String, name: String },
 }
@@ -123,7 +123,7 @@ fn postgres_reachable(url: &str) -> bool {
 
 /// A fresh, empty database of the given kind: its URL and its guard. `None`
 /// when PostgreSQL is unreachable on a developer machine (never in CI).
-async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
+pub async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     match db {
         Db::Sqlite => {
@@ -230,12 +230,11 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> Option<TestAp
     })
 }
 
-/// Another server instance on the same database as `first` (as when several
-/// instances share one PostgreSQL).
-pub async fn spawn_another_instance(first: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
-    let app = Application::build(test_config(&first.db_url, overrides))
+/// A server on an existing database at `db_url` (which the caller cleans up).
+pub async fn spawn_at(db_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+    let app = Application::build(test_config(db_url, overrides))
         .await
-        .expect("second instance starts");
+        .expect("application starts");
     let addr = app.local_addr();
     let server = tokio::spawn(async move {
         app.run_until(std::future::pending())
@@ -244,14 +243,31 @@ pub async fn spawn_another_instance(first: &TestApp, overrides: &[(&str, &str)])
     });
     TestApp {
         addr,
-        db_url: first.db_url.clone(),
+        db_url: db_url.to_owned(),
         http: reqwest::Client::new(),
         server,
         _db: None,
     }
 }
 
+/// Another server instance on the same database as `first` (as when several
+/// instances share one PostgreSQL).
+pub async fn spawn_another_instance(first: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_at(&first.db_url, overrides).await
+}
+
 impl TestApp {
+    /// A server that runs elsewhere (another process), at `addr` on `db_url`.
+    pub fn external(addr: SocketAddr, db_url: &str) -> TestApp {
+        TestApp {
+            addr,
+            db_url: db_url.to_owned(),
+            http: reqwest::Client::new(),
+            server: tokio::spawn(async {}),
+            _db: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod billing;
 mod binary;
+mod faults;
 mod http;
 mod limits;
 mod ops;

@@ -1,6 +1,6 @@
 //! The server and stripe-sim side by side, for the billing and webhook tests.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use serde_json::json;
 use stripe_sim::{Sim, SimConfig};
@@ -87,4 +87,74 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Registers `n` users and pays a monthly `plan` checkout for each on the
+/// simulator, without visiting the success page; returns their access tokens.
+pub async fn paying_users(app: &TestApp, sim: &Sim, n: usize, plan: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for i in 0..n {
+        let reg = app
+            .register(&crate::helpers::unique_email(&format!("payer{i}")))
+            .await;
+        let token = reg["accessToken"].as_str().unwrap().to_owned();
+        let session = start_checkout(app, &token, plan).await;
+        pay(sim, &session).await;
+        tokens.push(token);
+    }
+    tokens
+}
+
+/// Waits until the inbox holds exactly `ids` and each has been applied.
+pub async fn every_event_applied(conn: &sea_orm::DatabaseConnection, ids: &HashSet<String>) {
+    use sea_orm::EntityTrait;
+    eventually("every event stored once and applied", || async {
+        let rows = entity::stripe_events::Entity::find()
+            .all(conn)
+            .await
+            .unwrap();
+        let stored: HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+        (&stored == ids
+            && rows
+                .iter()
+                .all(|r| r.status == "processed" || r.status == "ignored"))
+        .then_some(())
+    })
+    .await;
+}
+
+/// Our `n` subscription rows say what Stripe holds: status, price, period end.
+pub async fn assert_subscriptions_match_stripe(
+    conn: &sea_orm::DatabaseConnection,
+    sim: &Sim,
+    n: usize,
+) {
+    use sea_orm::EntityTrait;
+    let ours = entity::subscriptions::Entity::find()
+        .all(conn)
+        .await
+        .unwrap();
+    assert_eq!(ours.len(), n);
+    for sub in &ours {
+        let theirs = sim
+            .shared()
+            .with(|st| st.render_subscription(&sub.stripe_subscription_id));
+        assert_eq!(theirs["status"], sub.status.as_str());
+        assert_eq!(
+            theirs["items"]["data"][0]["price"]["id"],
+            sub.price_id.as_str()
+        );
+        assert_eq!(
+            theirs["items"]["data"][0]["current_period_end"].as_i64(),
+            sub.current_period_end.map(|t| t.timestamp())
+        );
+    }
+}
+
+/// Ids of every event the simulator has emitted.
+pub fn emitted_ids(sim: &Sim) -> HashSet<String> {
+    sim.events()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
 }

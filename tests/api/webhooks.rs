@@ -356,7 +356,7 @@ async fn duplicated_reordered_deliveries_end_in_stripes_state(db: Db) {
 mod chaos {
     use std::time::Duration;
 
-    use sea_orm::{Database, EntityTrait};
+    use sea_orm::Database;
     use serde_json::json;
     use stripe_sim::Chaos;
 
@@ -387,7 +387,8 @@ mod chaos {
             tokens.push(token);
         }
         sim.advance(Duration::from_secs(365 * 86_400)).unwrap();
-        let emitted = sim.events().len();
+        let emitted_ids = crate::sim::emitted_ids(&sim);
+        let emitted = emitted_ids.len();
         assert!(
             emitted >= 200,
             "the scenario emits at least 200 events, got {emitted}"
@@ -408,37 +409,8 @@ mod chaos {
         })
         .await;
         let conn = Database::connect(&app.db_url).await.unwrap();
-        eventually("every event processed", || async {
-            let rows = entity::stripe_events::Entity::find()
-                .all(&conn)
-                .await
-                .unwrap();
-            (rows.len() == emitted
-                && rows
-                    .iter()
-                    .all(|r| r.status == "processed" || r.status == "ignored"))
-            .then_some(())
-        })
-        .await;
-        let ours = entity::subscriptions::Entity::find()
-            .all(&conn)
-            .await
-            .unwrap();
-        assert_eq!(ours.len(), 7);
-        for sub in &ours {
-            let theirs = sim
-                .shared()
-                .with(|st| st.render_subscription(&sub.stripe_subscription_id));
-            assert_eq!(theirs["status"], sub.status.as_str());
-            assert_eq!(
-                theirs["items"]["data"][0]["price"]["id"],
-                sub.price_id.as_str()
-            );
-            assert_eq!(
-                theirs["items"]["data"][0]["current_period_end"].as_i64(),
-                sub.current_period_end.map(|t| t.timestamp())
-            );
-        }
+        crate::sim::every_event_applied(&conn, &emitted_ids).await;
+        crate::sim::assert_subscriptions_match_stripe(&conn, &sim, 7).await;
         for token in &tokens {
             let s = state(&app, token).await;
             assert_eq!(s["entitlements"]["plan"], "studio", "{s}");
@@ -541,9 +513,7 @@ async fn events_signed_only_with_the_other_secret_of_a_rotation_are_not_lost(db:
 }
 
 mod live {
-    use futures_util::{SinkExt, StreamExt};
-    use serde_json::{Value, json};
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+    use serde_json::json;
 
     use super::{start_paid_checkout, with_sim};
     use crate::{
@@ -587,64 +557,12 @@ mod live {
     ) {
         let reg = app.register(&unique_email("live")).await;
         let token = reg["accessToken"].as_str().unwrap();
-
-        let mut req = format!("ws://{}/graphql/ws", listener.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let send = |v: Value| Message::Text(v.to_string().into());
-        ws.send(send(
-            json!({ "type": "connection_init", "payload": { "authToken": token } }),
-        ))
-        .await
-        .unwrap();
-        let ack = loop {
-            if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
-                break serde_json::from_str::<Value>(&t).unwrap();
-            }
-        };
-        assert_eq!(ack["type"], "connection_ack");
-        ws.send(send(json!({
-            "id": "1", "type": "subscribe",
-            "payload": { "query": "subscription { entitlementsChanged { plan features } }" }
-        })))
-        .await
-        .unwrap();
-        // Let the subscription start before the change happens: a round trip
-        // with a ping proves the server has read the subscribe message.
-        ws.send(send(json!({ "type": "ping" }))).await.unwrap();
-        loop {
-            let msg = ws.next().await.unwrap().unwrap();
-            if let Message::Text(t) = msg
-                && serde_json::from_str::<Value>(&t).unwrap()["type"] == "pong"
-            {
-                break;
-            }
-        }
-
+        let mut ws = crate::ws::subscribe_entitlements(listener, token).await;
         start_paid_checkout(app, sim, token, "pro").await;
-        let pushed = loop {
-            let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
-                .await
-                .expect("a push in time")
-                .unwrap()
-                .unwrap();
-            if let Message::Text(t) = msg {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] == "next"
-                    && v["payload"]["data"]["entitlementsChanged"]["plan"] == "pro"
-                {
-                    break v;
-                }
-            }
-        };
+        let pushed = crate::ws::next_entitlements(&mut ws, "pro").await;
         assert_eq!(
-            pushed["payload"]["data"]["entitlementsChanged"]["features"],
-            json!(["advanced_analytics", "api_access"])
+            pushed,
+            json!({ "plan": "pro", "features": ["advanced_analytics", "api_access"] })
         );
     }
 }

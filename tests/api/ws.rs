@@ -163,3 +163,39 @@ async fn operations_on_a_connection_whose_token_expired_are_refused(db: Db) {
         "no data for an expired token: {next}"
     );
 }
+
+/// A connection of `token`'s user subscribed to `entitlementsChanged`, once
+/// the server has read the subscription (a ping's pong comes after it).
+pub async fn subscribe_entitlements(app: &TestApp, token: &str) -> Ws {
+    let mut ws = connect(app).await;
+    init(&mut ws, json!({ "authToken": token })).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    send(
+        &mut ws,
+        json!({ "id": "live", "type": "subscribe",
+                "payload": { "query": "subscription { entitlementsChanged { plan features } }" } }),
+    )
+    .await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    loop {
+        let msg = next_json(&mut ws).await;
+        assert_ne!(msg["type"], "error", "{msg}");
+        if msg["type"] == "pong" {
+            return ws;
+        }
+    }
+}
+
+/// The first `entitlementsChanged` pushed on `ws` with `plan`, within 30 s.
+pub async fn next_entitlements(ws: &mut Ws, plan: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, next_json(ws))
+            .await
+            .expect("a push in time");
+        let pushed = &msg["payload"]["data"]["entitlementsChanged"];
+        if msg["type"] == "next" && pushed["plan"] == plan {
+            return pushed.clone();
+        }
+    }
+}
