@@ -4,6 +4,7 @@
 //! the answer (the billing worker), so a slow Stripe or a crash never costs
 //! an event.
 
+pub mod envelope;
 pub mod signature;
 
 use axum::{
@@ -13,9 +14,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use chrono::Utc;
+use serde_json::json;
 
+use self::envelope::envelope;
 use crate::{app::AppState, db};
 
 /// The REST boundary's errors; the status tells Stripe whether to retry.
@@ -39,50 +41,6 @@ impl IntoResponse for WebhookError {
         tracing::warn!(?self, "webhook refused");
         (status, Json(json!({ "error": message }))).into_response()
     }
-}
-
-/// What we keep of an event besides its raw body.
-struct Envelope {
-    id: String,
-    kind: String,
-    api_version: Option<String>,
-    created: DateTime<Utc>,
-    livemode: bool,
-    customer: Option<String>,
-}
-
-/// Reads the envelope from the raw JSON rather than through a typed event:
-/// a payload of another API version must still be stored and handled.
-fn envelope(body: &[u8]) -> Option<Envelope> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    if v.get("object")?.as_str()? != "event" {
-        return None;
-    }
-    let id = v.get("id")?.as_str()?;
-    if !id.starts_with("evt_") || id.len() > 255 {
-        return None;
-    }
-    let object = v.get("data")?.get("object")?;
-    if !object.is_object() {
-        return None;
-    }
-    let customer = match object.get("object").and_then(Value::as_str) {
-        Some("customer") => object.get("id").and_then(Value::as_str),
-        _ => object
-            .get("customer")
-            .and_then(|c| c.as_str().or_else(|| c.get("id")?.as_str())),
-    };
-    Some(Envelope {
-        id: id.to_owned(),
-        kind: v.get("type")?.as_str()?.to_owned(),
-        api_version: v
-            .get("api_version")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        created: DateTime::from_timestamp(v.get("created")?.as_i64()?, 0)?,
-        livemode: v.get("livemode").and_then(Value::as_bool).unwrap_or(false),
-        customer: customer.map(str::to_owned),
-    })
 }
 
 pub async fn stripe_webhook(

@@ -55,8 +55,9 @@ pub fn verify(
     tolerance_secs: i64,
 ) -> Result<(), SignatureError> {
     let (t, signatures) = parse(header).ok_or(SignatureError::Malformed)?;
-    match now.checked_sub(t) {
-        Some(age) if age.abs() <= tolerance_secs => {}
+    // `checked_abs`: an age of `i64::MIN` has no `i64` absolute value (found by fuzzing).
+    match now.checked_sub(t).and_then(i64::checked_abs) {
+        Some(age) if age <= tolerance_secs => {}
         _ => return Err(SignatureError::TooOld),
     }
     for secret in secrets {
@@ -161,5 +162,17 @@ mod tests {
         );
         // The tolerance edge itself passes.
         assert_eq!(verify(&good, body.as_bytes(), &[a], now + 300, 300), Ok(()));
+    }
+
+    #[test]
+    fn an_age_too_large_to_negate_is_too_old_rather_than_a_panic() {
+        let body = r#"{"id":"evt_1"}"#;
+        let secret = "whsec_x".to_string();
+        // now - t == i64::MIN, whose absolute value does not fit in an i64.
+        let header = format!("t=0,v1={}", sign(body, &secret, 0));
+        assert_eq!(
+            verify(&header, body.as_bytes(), &[secret], i64::MIN, 300),
+            Err(SignatureError::TooOld)
+        );
     }
 }
