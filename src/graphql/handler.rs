@@ -173,6 +173,17 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The caller an `Authorization` header names. One that is present but not
+/// text (bytes outside visible ASCII) is a broken token, refused like any
+/// other, not an anonymous caller.
+fn caller(state: &AppState, headers: &HeaderMap) -> Caller {
+    match headers.get(header::AUTHORIZATION).map(HeaderValue::to_str) {
+        None => Caller::Anonymous,
+        Some(Ok(value)) => state.jwt.caller_from_header(Some(value)),
+        Some(Err(_)) => Caller::InvalidToken,
+    }
+}
+
 fn is_json_content_type(value: &str) -> bool {
     let mut parts = value.split(';');
     let media = parts.next().unwrap_or_default().trim();
@@ -231,11 +242,8 @@ pub async fn graphql_post(
             );
         }
     };
-    let caller = state
-        .jwt
-        .caller_from_header(header_str(&headers, header::AUTHORIZATION));
     let meta = RequestMeta {
-        caller,
+        caller: caller(&state, &headers),
         client_ip: client_ip(&state, &headers, peer),
     };
     execute(&state, params, meta, media).await
@@ -311,11 +319,8 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    let caller = state
-        .jwt
-        .caller_from_header(header_str(&headers, header::AUTHORIZATION));
     let meta = RequestMeta {
-        caller,
+        caller: caller(&state, &headers),
         client_ip: client_ip(&state, &headers, peer),
     };
     execute(&state, params, meta, media).await

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod access;
 mod accounts;
 mod billing;
