@@ -10,7 +10,7 @@ pub mod signature;
 use axum::{
     Json,
     body::Bytes,
-    extract::State,
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -27,6 +27,8 @@ pub enum WebhookError {
     BadSignature(signature::SignatureError),
     /// Signed, but not a Stripe event: 400.
     NotAnEvent,
+    /// Over the body limit (or unreadable): Stripe's events are far smaller.
+    BadBody(StatusCode),
     /// No signing secret configured, or the database is down: 503, so Stripe retries.
     Unavailable(&'static str),
 }
@@ -36,6 +38,10 @@ impl IntoResponse for WebhookError {
         let (status, message) = match &self {
             WebhookError::BadSignature(_) => (StatusCode::BAD_REQUEST, "invalid Stripe-Signature"),
             WebhookError::NotAnEvent => (StatusCode::BAD_REQUEST, "the body is not a Stripe event"),
+            WebhookError::BadBody(status) if *status == StatusCode::PAYLOAD_TOO_LARGE => {
+                (*status, "the body is too large")
+            }
+            WebhookError::BadBody(status) => (*status, "the body could not be read"),
             WebhookError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, *why),
         };
         tracing::warn!(?self, "webhook refused");
@@ -46,8 +52,9 @@ impl IntoResponse for WebhookError {
 pub async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, WebhookError> {
+    let body = body.map_err(|e| WebhookError::BadBody(e.status()))?;
     let secrets = &state.config.webhook_secrets;
     if secrets.is_empty() {
         return Err(WebhookError::Unavailable(

@@ -32,8 +32,6 @@ enum Want {
     Graphql(&'static str, &'static str),
     /// The webhook's JSON `{ "error": … }`, exactly.
     Webhook(&'static str),
-    /// The status alone: axum's own plain-text rejection, before our handler runs.
-    StatusOnly,
 }
 
 /// What must hold once the case is answered, besides the server being up.
@@ -156,7 +154,7 @@ const INTERNAL: &[&str] = &[
 const QUICKLY: Duration = Duration::from_secs(5);
 
 fn cases(spent_refresh: &str, next_refresh: &str, user_id: &str) -> Vec<Case> {
-    use Want::{Graphql, StatusOnly, Webhook};
+    use Want::{Graphql, Webhook};
     const BAD: &str = "BAD_USER_INPUT";
     const UNAUTH: &str = "UNAUTHENTICATED";
     let now = jsonwebtoken::get_current_timestamp();
@@ -438,7 +436,26 @@ fn cases(spent_refresh: &str, next_refresh: &str, user_id: &str) -> Vec<Case> {
             400,
             Webhook(NOT_AN_EVENT),
         ),
-        Case::webhook("a signed 2 MiB body", vec![b' '; 2 << 20], 413, StatusOnly),
+        Case::webhook(
+            "a signed event whose id holds a NUL",
+            event(json!({ "id": "evt_nul\u{0}" })),
+            400,
+            Webhook(NOT_AN_EVENT),
+        ),
+        Case::webhook(
+            "a signed event whose customer holds a control character",
+            event(
+                json!({ "data": { "object": { "object": "invoice", "customer": "cus_\u{1}" } } }),
+            ),
+            400,
+            Webhook(NOT_AN_EVENT),
+        ),
+        Case::webhook(
+            "a signed 2 MiB body",
+            vec![b' '; 2 << 20],
+            413,
+            Webhook("the body is too large"),
+        ),
     ]
 }
 
@@ -518,7 +535,6 @@ async fn every_bad_input_gets_a_clear_error_and_the_server_stays_up(db: crate::h
                     .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {shown}"));
                 assert_eq!(body, json!({ "error": error }), "{name}");
             }
-            Want::StatusOnly => {}
         }
         match case.then {
             Then::Nothing => {}
