@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(env) = envelope(data) {
         assert!(env.id.starts_with("evt_"), "{:?}", env.id);
         assert!(env.id.len() <= 255, "{} bytes", env.id.len());
+        assert!(!env.kind.contains('\0') && !env.customer.unwrap_or_default().contains('\0'));
     }
 
     let Ok(event) = Event::arbitrary(&mut Unstructured::new(data)) else {
@@ -93,7 +94,20 @@ fuzz_target!(|data: &[u8]| {
     let got = envelope(&raw);
 
     let created = DateTime::from_timestamp(created, 0);
-    if id.len() > 255 || created.is_none() {
+    // Stripe's ids, types and versions: 1..=255 bytes of visible ASCII; an
+    // event id only letters, digits and `_` after `evt_`.
+    let stripe_token =
+        |s: &str| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    let id_ok = id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let refused = !id_ok
+        || created.is_none()
+        || !stripe_token(&event.kind)
+        || customer.is_some_and(|c| !stripe_token(c))
+        || event
+            .api_version
+            .as_deref()
+            .is_some_and(|v| !stripe_token(v));
+    if refused {
         assert!(got.is_none(), "{got:?} from {body}");
         return;
     }
