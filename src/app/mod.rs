@@ -65,6 +65,7 @@ impl Application {
             schema,
             billing,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            recent_events: Arc::new(crate::webhook::recent::RecentEvents::new(65_536)),
         };
         Ok(Self { listener, state })
     }

@@ -16,4 +16,6 @@ pub struct AppState {
     pub billing: Billing,
     /// Wakes the webhook worker when an event is stored.
     pub webhook_wake: Arc<Notify>,
+    /// Event ids known to be stored, to acknowledge repeats without a write.
+    pub recent_events: Arc<crate::webhook::recent::RecentEvents>,
 }

@@ -5,6 +5,7 @@
 //! an event.
 
 pub mod envelope;
+pub mod recent;
 pub mod signature;
 
 use axum::{
@@ -74,6 +75,10 @@ pub async fn stripe_webhook(
     )
     .map_err(WebhookError::BadSignature)?;
     let env = envelope(&body).ok_or(WebhookError::NotAnEvent)?;
+    if state.recent_events.contains(&env.id) {
+        tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
+        return Ok(received(true));
+    }
     let payload = String::from_utf8(body.to_vec()).map_err(|_| WebhookError::NotAnEvent)?;
     let now = Utc::now();
     let fresh = db::stripe_events::insert_new(
@@ -100,15 +105,21 @@ pub async fn stripe_webhook(
         tracing::error!(error = %e, "storing a webhook event");
         WebhookError::Unavailable("the event could not be stored; retry")
     })?;
+    // Committed (or already there): from now on a repeat is answered from memory.
+    state.recent_events.stored(&env.id);
     if fresh {
         tracing::info!(event = %env.id, kind = %env.kind, "webhook stored");
         state.webhook_wake.notify_one();
     } else {
         tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
     }
-    Ok((
+    Ok(received(!fresh))
+}
+
+fn received(duplicate: bool) -> Response {
+    (
         StatusCode::OK,
-        Json(json!({ "received": true, "duplicate": !fresh })),
+        Json(json!({ "received": true, "duplicate": duplicate })),
     )
-        .into_response())
+        .into_response()
 }
