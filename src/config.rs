@@ -94,6 +94,9 @@ pub struct Config {
     /// How long a worker owns a claimed event; after a crash another worker
     /// (or the restarted one) takes it over once this passes.
     pub webhook_lease: Duration,
+    /// How long a user's rows may be served from memory when no change
+    /// notification evicted them; zero turns the cache off.
+    pub user_cache_ttl: Duration,
     pub feature_source: FeatureSource,
 }
 
@@ -154,6 +157,7 @@ impl fmt::Debug for Config {
             .field("webhook_secrets", &self.webhook_secrets.len())
             .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
             .field("webhook_lease", &self.webhook_lease)
+            .field("user_cache_ttl", &self.user_cache_ttl)
             .field("feature_source", &self.feature_source)
             .finish()
     }
@@ -375,6 +379,7 @@ impl Config {
             webhook_tolerance_secs: i64::try_from(positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
                 .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
             webhook_lease: Duration::from_secs(positive("ENTITLE_WEBHOOK_LEASE_SECS", 60)?),
+            user_cache_ttl: Duration::from_millis(parse_u64("ENTITLE_USER_CACHE_TTL_MS", 5000)?),
         })
     }
 }

@@ -3,30 +3,50 @@
 //! that wrote the change (so it is sent only if the change commits) and every
 //! instance `LISTEN`s, so a change processed by one instance reaches clients
 //! of all of them. On SQLite (one process) it is an in-process broadcast sent
-//! after the commit.
+//! after the commit. Each change also evicts the user's rows from the
+//! process's [`UserRowsCache`]: at once on the instance that made it, on the
+//! others when the notification arrives.
+
+use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 use tokio::sync::broadcast;
 use uuid::Uuid;
+
+use crate::db::cache::UserRowsCache;
 
 pub const CHANNEL: &str = "entitle_entitlements";
 
 #[derive(Clone)]
 pub struct ChangeFeed {
     tx: broadcast::Sender<Uuid>,
+    cache: Arc<UserRowsCache>,
 }
 
-impl Default for ChangeFeed {
-    fn default() -> Self {
+/// A change announced inside a transaction, to hand to
+/// [`ChangeFeed::committed`] once the transaction commits.
+#[must_use]
+pub struct Announced {
+    user: Uuid,
+    /// Sent through PostgreSQL, which delivers it to every instance's LISTEN.
+    notified: bool,
+}
+
+impl ChangeFeed {
+    pub fn new(cache: Arc<UserRowsCache>) -> Self {
         // A slow subscriber that falls this far behind skips ahead; it then
         // re-reads the current state anyway.
         Self {
             tx: broadcast::channel(1024).0,
+            cache,
         }
     }
-}
 
-impl ChangeFeed {
+    /// The rows cache this feed keeps fresh.
+    pub fn cache(&self) -> &Arc<UserRowsCache> {
+        &self.cache
+    }
+
     /// Receives user ids whose subscription changed; the nil id means
     /// "notifications may have been missed: everyone re-read".
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
@@ -35,37 +55,47 @@ impl ChangeFeed {
 
     /// Announces a change of the user's subscription from inside the
     /// transaction that writes it. On PostgreSQL that is a `pg_notify`, sent
-    /// by the database only if the transaction commits, and `None` comes
-    /// back; on SQLite the caller gets the user back, to `send_local` after
-    /// its commit.
+    /// by the database only if the transaction commits. Pass what comes back
+    /// to [`ChangeFeed::committed`] after the commit.
     pub async fn announce(
         &self,
         txn: &impl ConnectionTrait,
         user: Uuid,
-    ) -> Result<Option<Uuid>, DbErr> {
-        if txn.get_database_backend() == DatabaseBackend::Postgres {
+    ) -> Result<Announced, DbErr> {
+        let notified = txn.get_database_backend() == DatabaseBackend::Postgres;
+        if notified {
             txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
                 [CHANNEL.into(), user.to_string().into()],
             ))
             .await?;
-            Ok(None)
-        } else {
-            Ok(Some(user))
+        }
+        Ok(Announced { user, notified })
+    }
+
+    /// After the commit: evicts the user's cached rows here at once (the
+    /// NOTIFY round trip would leave a moment where this instance serves the
+    /// old state to the client that just made the change), and tells this
+    /// process's subscribers unless PostgreSQL will.
+    pub fn committed(&self, change: Option<Announced>) {
+        if let Some(Announced { user, notified }) = change {
+            self.cache.invalidate(user);
+            if !notified {
+                // No receiver is not an error.
+                let _ = self.tx.send(user);
+            }
         }
     }
 
-    /// Tells this process's subscribers (SQLite, after the commit).
-    pub fn send_local(&self, user: Option<Uuid>) {
-        if let Some(user) = user {
-            // No receiver is not an error.
-            let _ = self.tx.send(user);
-        }
+    fn deliver(&self, user: Uuid) {
+        self.cache.invalidate(user);
+        let _ = self.tx.send(user);
     }
 
     /// Tells every subscriber to re-read: notifications may have been missed.
     pub fn send_everyone(&self) {
+        self.cache.clear();
         let _ = self.tx.send(Uuid::nil());
     }
 
@@ -93,7 +123,7 @@ impl ChangeFeed {
                 match listener.try_recv().await {
                     Ok(Some(n)) => {
                         if let Ok(user) = Uuid::parse_str(n.payload()) {
-                            let _ = self.tx.send(user);
+                            self.deliver(user);
                         }
                     }
                     // The connection dropped; the next call reconnects.

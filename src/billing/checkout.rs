@@ -232,14 +232,14 @@ impl Billing {
         }
         let local = if changed {
             match db::users::by_id(&txn, user_id).await? {
-                Some(user) => self.inner.changes.announce(&txn, user.pid).await?,
+                Some(user) => Some(self.inner.changes.announce(&txn, user.pid).await?),
                 None => None,
             }
         } else {
             None
         };
         txn.commit().await?;
-        self.inner.changes.send_local(local);
+        self.inner.changes.committed(local);
         Ok(subs.len())
     }
 

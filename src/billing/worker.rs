@@ -172,10 +172,10 @@ pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<
         let local = if ending.is_empty() {
             None
         } else {
-            billing.changes().announce(&txn, user.pid).await?
+            Some(billing.changes().announce(&txn, user.pid).await?)
         };
         txn.commit().await?;
-        billing.changes().send_local(local);
+        billing.changes().committed(local);
         return Ok(Outcome {
             status: "processed",
             note: None,

@@ -55,10 +55,23 @@ pub struct CreatedApiKey {
 pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
     let pid = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
     ctx.data_unchecked::<Loaders>()
-        .users
-        .load_one(pid)
+        .user(pid)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load user")))?
+        .ok_or(ApiError::Unauthenticated("this account no longer exists"))
+}
+
+/// The caller's account read from the database, not the rows cache: billing
+/// needs the current Stripe customer link, which changes without a change
+/// notification (a checkout creating the customer).
+pub async fn signed_in_user_uncached(ctx: &Context<'_>) -> ApiResult<users::Model> {
+    let pid = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
+    let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
+    crate::db::users::by_pids(db, &[pid])
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .next()
         .ok_or(ApiError::Unauthenticated("this account no longer exists"))
 }
 

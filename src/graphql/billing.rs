@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::Utc;
 
-use super::{api_keys::signed_in_user, types::BillingSubscription, viewer::facts};
+use super::{api_keys::signed_in_user_uncached, types::BillingSubscription, viewer::facts};
 use crate::{
     billing::Billing,
     domain::{
@@ -68,7 +68,7 @@ impl BillingMutation {
         success_url: String,
         cancel_url: String,
     ) -> async_graphql::Result<CheckoutSession> {
-        let user = signed_in_user(ctx).await?;
+        let user = signed_in_user_uncached(ctx).await?;
         let started = ctx
             .data_unchecked::<Billing>()
             .create_checkout(&user, &plan, interval, &success_url, &cancel_url)
@@ -85,7 +85,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         return_url: String,
     ) -> async_graphql::Result<PortalSession> {
-        let user = signed_in_user(ctx).await?;
+        let user = signed_in_user_uncached(ctx).await?;
         let url = ctx
             .data_unchecked::<Billing>()
             .create_portal(&user, &return_url)
@@ -101,7 +101,7 @@ impl BillingMutation {
         ctx: &Context<'_>,
         session_id: String,
     ) -> async_graphql::Result<Option<BillingSubscription>> {
-        let user = signed_in_user(ctx).await?;
+        let user = signed_in_user_uncached(ctx).await?;
         let billing = ctx.data_unchecked::<Billing>();
         let Some(row) = billing.sync_checkout(&user, &session_id).await? else {
             return Ok(None);

@@ -352,7 +352,7 @@ async fn execute(
     let executed = Arc::new(Executed::default());
     let mut request = Request::new(params.query)
         .data(meta)
-        .data(Loaders::new(&state.db))
+        .data(Loaders::new(&state.db, state.billing.changes().cache()))
         .data(AccessCache::default())
         .data(executed.clone());
     if let Some(name) = params.operation_name {
@@ -437,7 +437,7 @@ pub async fn graphql_ws(
                         caller: found,
                         client_ip,
                     });
-                    data.insert(Loaders::new(&state.db));
+                    data.insert(Loaders::new(&state.db, state.billing.changes().cache()));
                     Ok(data)
                 })
                 .serve()

@@ -1,5 +1,7 @@
-//! DataLoaders, created per request (or per WebSocket connection) so nothing
-//! is cached across callers; fields that load the same relation share a batch.
+//! DataLoaders, created per request (or per WebSocket connection); fields
+//! that load the same relation share a batch. Users and their subscriptions
+//! are read through the process's [`UserRowsCache`], which the change feed
+//! keeps fresh; nothing else is cached across requests.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -8,10 +10,11 @@ use entity::users;
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
-use crate::db;
+use crate::db::{self, cache::UserRowsCache};
 
 pub struct UserLoader {
     db: DatabaseConnection,
+    cache: Arc<UserRowsCache>,
 }
 
 impl Loader<Uuid> for UserLoader {
@@ -19,22 +22,81 @@ impl Loader<Uuid> for UserLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = db::users::by_pids(&self.db, keys).await?;
-        Ok(rows.into_iter().map(|u| (u.pid, u)).collect())
+        let (mut found, missing) = cached(keys, |k| self.cache.user(k));
+        if !missing.is_empty() {
+            let ticket = self.cache.ticket();
+            let rows = db::users::by_pids(&self.db, &missing).await?;
+            self.cache.put_users(ticket, rows.iter().cloned());
+            found.extend(rows.into_iter().map(|u| (u.pid, u)));
+        }
+        Ok(found)
     }
 }
 
+/// The keys the cache has, and those it does not.
+fn cached<V>(
+    keys: &[Uuid],
+    get: impl Fn(&Uuid) -> Option<V>,
+) -> (HashMap<Uuid, V>, Vec<Uuid>) {
+    let mut found = HashMap::with_capacity(keys.len());
+    let mut missing = Vec::new();
+    for k in keys {
+        match get(k) {
+            Some(v) => {
+                found.insert(*k, v);
+            }
+            None => missing.push(*k),
+        }
+    }
+    (found, missing)
+}
+
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub subscriptions: DataLoader<SubscriptionLoader>,
+    users: DataLoader<UserLoader>,
+    subscriptions: DataLoader<SubscriptionLoader>,
     pub stripe_features: DataLoader<StripeFeaturesLoader>,
+    cache: Arc<UserRowsCache>,
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection) -> Self {
+    /// The user with this public id. A cached row is returned at once: the
+    /// DataLoader's batching (a spawned task and a 1 ms window) only pays off
+    /// for the database.
+    pub async fn user(&self, pid: Uuid) -> Result<Option<users::Model>, Arc<DbErr>> {
+        match self.cache.user(&pid) {
+            Some(user) => Ok(Some(user)),
+            None => self.users.load_one(pid).await,
+        }
+    }
+
+    /// Every subscription of the user with this public id.
+    pub async fn subscriptions_of(
+        &self,
+        pid: Uuid,
+    ) -> Result<Vec<entity::subscriptions::Model>, Arc<DbErr>> {
+        match self.cache.subscriptions(&pid) {
+            Some(subs) => Ok(subs),
+            None => Ok(self.subscriptions.load_one(pid).await?.unwrap_or_default()),
+        }
+    }
+
+    pub fn new(db: &DatabaseConnection, cache: &Arc<UserRowsCache>) -> Self {
         Self {
-            users: DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn),
-            subscriptions: DataLoader::new(SubscriptionLoader { db: db.clone() }, tokio::spawn),
+            cache: cache.clone(),
+            users: DataLoader::new(
+                UserLoader {
+                    db: db.clone(),
+                    cache: cache.clone(),
+                },
+                tokio::spawn,
+            ),
+            subscriptions: DataLoader::new(
+                SubscriptionLoader {
+                    db: db.clone(),
+                    cache: cache.clone(),
+                },
+                tokio::spawn,
+            ),
             stripe_features: DataLoader::new(StripeFeaturesLoader { db: db.clone() }, tokio::spawn),
         }
     }
@@ -43,6 +105,7 @@ impl Loaders {
 /// Every subscription of a user, keyed by the user's public id.
 pub struct SubscriptionLoader {
     db: DatabaseConnection,
+    cache: Arc<UserRowsCache>,
 }
 
 impl Loader<Uuid> for SubscriptionLoader {
@@ -50,12 +113,19 @@ impl Loader<Uuid> for SubscriptionLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = db::subscriptions::by_user_pids(&self.db, keys).await?;
-        // A user without subscriptions is a loaded empty list, not a miss.
-        Ok(keys
-            .iter()
-            .map(|k| (*k, found.remove(k).unwrap_or_default()))
-            .collect())
+        let (mut found, missing) = cached(keys, |k| self.cache.subscriptions(k));
+        if !missing.is_empty() {
+            let ticket = self.cache.ticket();
+            let mut rows = db::subscriptions::by_user_pids(&self.db, &missing).await?;
+            // A user without subscriptions is a loaded empty list, not a miss.
+            let loaded: HashMap<Uuid, Self::Value> = missing
+                .iter()
+                .map(|k| (*k, rows.remove(k).unwrap_or_default()))
+                .collect();
+            self.cache.put_subscriptions(ticket, &loaded);
+            found.extend(loaded);
+        }
+        Ok(found)
     }
 }
 

@@ -74,11 +74,9 @@ async fn resolve(ctx: &Context<'_>, user: Option<Uuid>) -> ApiResult<ViewerAcces
     };
     let subs = ctx
         .data_unchecked::<Loaders>()
-        .subscriptions
-        .load_one(user)
+        .subscriptions_of(user)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load subscriptions")))?
-        .unwrap_or_default();
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load subscriptions")))?;
     let mut access = access_from(
         catalog,
         &subs,
@@ -185,8 +183,7 @@ impl ViewerQuery {
         };
         let user = ctx
             .data_unchecked::<Loaders>()
-            .users
-            .load_one(id)
+            .user(id)
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load user")))?;
         Ok(user.as_ref().map(User::from))

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{Db, TestApp, spawn_app, unique_email},
+    helpers::{Db, TestApp, spawn_app_with, unique_email},
     on_both_databases,
 };
 
@@ -20,6 +20,10 @@ on_both_databases!(
     a_failing_renewal_keeps_the_plan_for_a_bounded_time,
     usage_needs_advanced_analytics_and_counts_api_keys,
 );
+
+/// These tests write subscription rows straight into the database, behind the
+/// server's back, so the rows cache (kept fresh by billing's change feed) is off.
+const UNCACHED: &[(&str, &str)] = &[("ENTITLE_USER_CACHE_TTL_MS", "0")];
 
 const QUERY: &str = "{ subscription { id status plan interval cancelAtPeriodEnd grantsAccess } entitlements { plan features } }";
 
@@ -91,7 +95,7 @@ async fn read(app: &TestApp, token: &str) -> Value {
 }
 
 async fn stored_subscriptions_grant_their_plan_while_the_rules_allow(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let email = unique_email("sub");
@@ -193,7 +197,7 @@ async fn create_key(app: &TestApp, token: &str, name: &str) -> Value {
 }
 
 async fn a_guarded_field_refuses_a_plan_without_its_feature(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let anonymous = app.gql(CREATE, json!({ "n": "ci" }), None).await;
@@ -214,7 +218,7 @@ async fn a_guarded_field_refuses_a_plan_without_its_feature(db: Db) {
 }
 
 async fn api_keys_are_stored_hashed_and_the_cap_holds_under_concurrency(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let email = unique_email("burst");
@@ -268,7 +272,7 @@ async fn api_keys_are_stored_hashed_and_the_cap_holds_under_concurrency(db: Db) 
 }
 
 async fn api_keys_are_capped_by_the_plan_and_shown_once(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let email = unique_email("builder");
@@ -352,7 +356,7 @@ async fn api_keys_are_capped_by_the_plan_and_shown_once(db: Db) {
 }
 
 async fn a_failing_renewal_keeps_the_plan_for_a_bounded_time(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let email = unique_email("late-payer");
@@ -379,7 +383,7 @@ async fn a_failing_renewal_keeps_the_plan_for_a_bounded_time(db: Db) {
 }
 
 async fn usage_needs_advanced_analytics_and_counts_api_keys(db: Db) {
-    let Some(app) = spawn_app(db).await else {
+    let Some(app) = spawn_app_with(db, UNCACHED).await else {
         return;
     };
     let email = unique_email("analyst");

@@ -417,9 +417,15 @@ mod healing {
             stdout.contains("synced 1 customer(s), 0 failed"),
             "{stdout}"
         );
-        let after = app
-            .gql("{ entitlements { plan } }", json!({}), Some(token))
-            .await;
-        assert_eq!(after["data"]["entitlements"]["plan"], "pro", "{after}");
+        // On PostgreSQL the sync's NOTIFY reaches the server at once; a
+        // SQLite server learns of another process's write when its rows
+        // cache expires (ENTITLE_USER_CACHE_TTL_MS, 5 s by default).
+        crate::sim::eventually("the healed plan", || async {
+            let after = app
+                .gql("{ entitlements { plan } }", json!({}), Some(token))
+                .await;
+            (after["data"]["entitlements"]["plan"] == "pro").then_some(())
+        })
+        .await;
     }
 }

@@ -368,6 +368,8 @@ async fn two_instances_receiving_the_same_events_agree_on_one_state() {
             ("STRIPE_SECRET_KEY", "sk_test_entitle"),
             ("STRIPE_API_BASE", &base),
             ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
+            // Only the change feed can make this instance see a change in time.
+            ("ENTITLE_USER_CACHE_TTL_MS", "600000"),
             ("STRIPE_WEBHOOK_SECRETS", &secrets),
         ],
     )
@@ -381,6 +383,10 @@ async fn two_instances_receiving_the_same_events_agree_on_one_state() {
 
     let tokens = paying_users(&first, &sim, 5, "pro").await;
     // The first customer listens on both instances.
+    // The second instance reads (and caches) everyone's free plan now.
+    for token in &tokens {
+        assert_eq!(plan_on(&second, token).await, "free");
+    }
     let mut on_first = crate::ws::subscribe_entitlements(&first, &tokens[0]).await;
     let mut on_second = crate::ws::subscribe_entitlements(&second, &tokens[0]).await;
     sim.advance(Duration::from_secs(92 * 86_400)).unwrap();
@@ -403,6 +409,15 @@ async fn two_instances_receiving_the_same_events_agree_on_one_state() {
     }
     let conn = Database::connect(&first.db_url).await.unwrap();
     every_event_applied(&conn, &emitted).await;
+    // Whichever instance applied each change, the other's cache let go of it.
+    for token in &tokens {
+        for app in [&first, &second] {
+            eventually("the new plan on both instances", || async {
+                (plan_on(app, token).await == "pro").then_some(())
+            })
+            .await;
+        }
+    }
     let delivered: HashSet<(String, String)> = sim
         .deliveries()
         .into_iter()
@@ -432,4 +447,15 @@ async fn two_instances_receiving_the_same_events_agree_on_one_state() {
         }
     }
     conn.close().await.ok();
+}
+
+/// The plan `entitlements` names for the token's user, on `app`.
+async fn plan_on(app: &TestApp, token: &str) -> String {
+    let body = app
+        .gql("{ entitlements { plan } }", json!({}), Some(token))
+        .await;
+    body["data"]["entitlements"]["plan"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
 }
