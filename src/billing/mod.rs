@@ -68,9 +68,10 @@ impl Billing {
                 allowed_origins: config.allowed_redirect_origins.clone(),
                 customer_locks: Default::default(),
                 sync_locks: Default::default(),
-                changes: changes::ChangeFeed::new(Arc::new(
-                    crate::db::cache::UserRowsCache::new(config.user_cache_ttl, 100_000),
-                )),
+                changes: changes::ChangeFeed::new(Arc::new(crate::db::cache::UserRowsCache::new(
+                    config.user_cache_ttl,
+                    100_000,
+                ))),
                 feature_source: config.feature_source,
             }),
         })

@@ -34,10 +34,7 @@ impl Loader<Uuid> for UserLoader {
 }
 
 /// The keys the cache has, and those it does not.
-fn cached<V>(
-    keys: &[Uuid],
-    get: impl Fn(&Uuid) -> Option<V>,
-) -> (HashMap<Uuid, V>, Vec<Uuid>) {
+fn cached<V>(keys: &[Uuid], get: impl Fn(&Uuid) -> Option<V>) -> (HashMap<Uuid, V>, Vec<Uuid>) {
     let mut found = HashMap::with_capacity(keys.len());
     let mut missing = Vec::new();
     for k in keys {
