@@ -9,6 +9,10 @@
 //!
 //! Access is still decided per request, with the current time, from the
 //! cached rows: a period that ends is seen at once.
+//!
+//! Each entry lives between half the time to live and all of it, at random:
+//! entries filled together (a deploy, a burst of sign-ins) would otherwise
+//! expire together and send every request of that moment to the database.
 
 use std::{
     collections::HashMap,
@@ -25,9 +29,10 @@ use uuid::Uuid;
 
 const SHARDS: usize = 16;
 
-/// A map with a time to live, sharded to keep lock hold times short under
+/// A map whose entries expire, sharded to keep lock hold times short under
 /// many concurrent requests, and bounded in size.
 struct TtlMap<K, V> {
+    /// Each value with the instant it expires.
     shards: Vec<Mutex<HashMap<K, (Instant, V)>>>,
     max_per_shard: usize,
 }
@@ -47,10 +52,10 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, k: &K, ttl: Duration, now: Instant) -> Option<V> {
+    fn get(&self, k: &K, now: Instant) -> Option<V> {
         let mut shard = self.shard(k);
         match shard.get(k) {
-            Some((at, v)) if now.duration_since(*at) < ttl => Some(v.clone()),
+            Some((expires, v)) if now < *expires => Some(v.clone()),
             Some(_) => {
                 shard.remove(k);
                 None
@@ -59,15 +64,15 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
         }
     }
 
-    fn insert(&self, k: K, v: V, ttl: Duration, now: Instant) {
+    fn insert(&self, k: K, v: V, expires: Instant, now: Instant) {
         let mut shard = self.shard(&k);
         if shard.len() >= self.max_per_shard {
-            shard.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+            shard.retain(|_, (e, _)| now < *e);
             if shard.len() >= self.max_per_shard {
                 shard.clear();
             }
         }
-        shard.insert(k, (now, v));
+        shard.insert(k, (expires, v));
     }
 
     fn remove(&self, k: &K) {
@@ -127,21 +132,27 @@ impl UserRowsCache {
 
     pub fn user(&self, pid: &Uuid) -> Option<users::Model> {
         self.enabled()
-            .then(|| self.users.get(pid, self.ttl, Instant::now()))
+            .then(|| self.users.get(pid, Instant::now()))
             .flatten()
     }
 
     pub fn subscriptions(&self, pid: &Uuid) -> Option<Vec<subscriptions::Model>> {
         self.enabled()
-            .then(|| self.subscriptions.get(pid, self.ttl, Instant::now()))
+            .then(|| self.subscriptions.get(pid, Instant::now()))
             .flatten()
+    }
+
+    /// When an entry stored at `now` expires: somewhere in the second half of the TTL.
+    fn expiry(&self, now: Instant) -> Instant {
+        let half = self.ttl / 2;
+        now + half + half.mul_f64(rand::random::<f64>())
     }
 
     pub fn put_users(&self, ticket: Ticket, rows: impl IntoIterator<Item = users::Model>) {
         if self.fresh(ticket) {
             let now = Instant::now();
             for row in rows {
-                self.users.insert(row.pid, row, self.ttl, now);
+                self.users.insert(row.pid, row, self.expiry(now), now);
             }
         }
     }
@@ -154,7 +165,8 @@ impl UserRowsCache {
         if self.fresh(ticket) {
             let now = Instant::now();
             for (pid, subs) in rows {
-                self.subscriptions.insert(*pid, subs.clone(), self.ttl, now);
+                self.subscriptions
+                    .insert(*pid, subs.clone(), self.expiry(now), now);
             }
         }
     }
@@ -188,18 +200,29 @@ mod tests {
     }
 
     #[test]
-    fn entries_expire_after_their_time_to_live() {
+    fn entries_expire_in_the_second_half_of_their_time_to_live() {
         let map: TtlMap<Uuid, u8> = TtlMap::new(100);
         let (k, t0) = (Uuid::new_v4(), Instant::now());
-        map.insert(k, 1, Duration::from_secs(5), t0);
-        assert_eq!(map.get(&k, Duration::from_secs(5), t0), Some(1));
-        assert_eq!(
-            map.get(&k, Duration::from_secs(5), t0 + Duration::from_secs(4)),
-            Some(1)
+        map.insert(k, 1, t0 + Duration::from_secs(5), t0);
+        assert_eq!(map.get(&k, t0), Some(1));
+        assert_eq!(map.get(&k, t0 + Duration::from_secs(4)), Some(1));
+        assert_eq!(map.get(&k, t0 + Duration::from_secs(5)), None);
+
+        let cache = UserRowsCache::new(Duration::from_secs(10), 10);
+        let expiries: Vec<Duration> = (0..200).map(|_| cache.expiry(t0) - t0).collect();
+        assert!(
+            expiries
+                .iter()
+                .all(|e| (Duration::from_secs(5)..=Duration::from_secs(10)).contains(e))
         );
-        assert_eq!(
-            map.get(&k, Duration::from_secs(5), t0 + Duration::from_secs(5)),
-            None
+        let spread = expiries
+            .iter()
+            .max()
+            .unwrap()
+            .saturating_sub(*expiries.iter().min().unwrap());
+        assert!(
+            spread > Duration::from_secs(2),
+            "expiries spread out: {spread:?}"
         );
     }
 
@@ -229,7 +252,7 @@ mod tests {
         let map: TtlMap<Uuid, u8> = TtlMap::new(SHARDS * 4);
         let now = Instant::now();
         for _ in 0..10_000 {
-            map.insert(Uuid::new_v4(), 0, Duration::from_secs(60), now);
+            map.insert(Uuid::new_v4(), 0, now + Duration::from_secs(60), now);
         }
         let total: usize = map.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= SHARDS * 4, "{total} entries");
