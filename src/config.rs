@@ -379,7 +379,7 @@ impl Config {
             webhook_tolerance_secs: i64::try_from(positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
                 .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
             webhook_lease: Duration::from_secs(positive("ENTITLE_WEBHOOK_LEASE_SECS", 60)?),
-            user_cache_ttl: Duration::from_millis(parse_u64("ENTITLE_USER_CACHE_TTL_MS", 5000)?),
+            user_cache_ttl: Duration::from_millis(parse_u64("ENTITLE_USER_CACHE_TTL_MS", 30_000)?),
         })
     }
 }

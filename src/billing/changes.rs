@@ -126,10 +126,13 @@ impl ChangeFeed {
                             self.deliver(user);
                         }
                     }
-                    // The connection dropped; the next call reconnects.
+                    // The connection dropped: reconnect and LISTEN again
+                    // here, so everyone re-reads only once we listen again
+                    // (sqlx's own silent reconnect would leave a gap after
+                    // the clear in which stale rows could be cached).
                     Ok(None) => {
                         tracing::warn!("change feed: connection lost; reconnecting");
-                        self.send_everyone();
+                        break;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "change feed: listener failed; reconnecting");

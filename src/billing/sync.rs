@@ -52,8 +52,10 @@ impl Cause {
 }
 
 /// Upserts the row of one Stripe subscription for the user, and writes an
-/// audit row when its status or price really changed (the `bool`). Callers
-/// serialise syncs per customer, so each real change is recorded once.
+/// audit row when its status or price really changed. The `bool` says
+/// whether anything access depends on changed (periods and cancellation
+/// too), for the change feed to evict cached rows and tell subscribers.
+/// Callers serialise syncs per customer, so each real change is recorded once.
 pub async fn store_subscription(
     db: &impl ConnectionTrait,
     user_id: i32,
@@ -86,6 +88,24 @@ pub async fn store_subscription(
     let changed = before
         .as_ref()
         .is_none_or(|b| b.status != row.status || b.price_id != row.price_id);
+    let visible = changed
+        || before.as_ref().is_some_and(|b| {
+            (
+                b.current_period_start,
+                b.current_period_end,
+                b.trial_end,
+                b.cancel_at_period_end,
+                b.cancel_at,
+                b.canceled_at,
+            ) != (
+                row.current_period_start,
+                row.current_period_end,
+                row.trial_end,
+                row.cancel_at_period_end,
+                row.cancel_at,
+                row.canceled_at,
+            )
+        });
     let audit = changed.then(|| entity::audit_log::Model {
         id: Uuid::new_v4(),
         user_id,
@@ -114,5 +134,5 @@ pub async fn store_subscription(
         .ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!("subscription row vanished after upsert"))
         })?;
-    Ok((stored, changed))
+    Ok((stored, visible))
 }

@@ -64,8 +64,14 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
         }
     }
 
-    fn insert(&self, k: K, v: V, expires: Instant, now: Instant) {
+    /// Inserts unless `still_fresh`, asked under the shard's lock, says no:
+    /// an invalidation bumps the epoch before it takes this lock to remove,
+    /// so a stale insert either sees the new epoch or is removed after.
+    fn insert(&self, k: K, v: V, expires: Instant, now: Instant, still_fresh: impl Fn() -> bool) {
         let mut shard = self.shard(&k);
+        if !still_fresh() {
+            return;
+        }
         if shard.len() >= self.max_per_shard {
             shard.retain(|_, (e, _)| now < *e);
             if shard.len() >= self.max_per_shard {
@@ -152,7 +158,8 @@ impl UserRowsCache {
         if self.fresh(ticket) {
             let now = Instant::now();
             for row in rows {
-                self.users.insert(row.pid, row, self.expiry(now), now);
+                self.users
+                    .insert(row.pid, row, self.expiry(now), now, || self.fresh(ticket));
             }
         }
     }
@@ -166,7 +173,9 @@ impl UserRowsCache {
             let now = Instant::now();
             for (pid, subs) in rows {
                 self.subscriptions
-                    .insert(*pid, subs.clone(), self.expiry(now), now);
+                    .insert(*pid, subs.clone(), self.expiry(now), now, || {
+                        self.fresh(ticket)
+                    });
             }
         }
     }
@@ -203,7 +212,7 @@ mod tests {
     fn entries_expire_in_the_second_half_of_their_time_to_live() {
         let map: TtlMap<Uuid, u8> = TtlMap::new(100);
         let (k, t0) = (Uuid::new_v4(), Instant::now());
-        map.insert(k, 1, t0 + Duration::from_secs(5), t0);
+        map.insert(k, 1, t0 + Duration::from_secs(5), t0, || true);
         assert_eq!(map.get(&k, t0), Some(1));
         assert_eq!(map.get(&k, t0 + Duration::from_secs(4)), Some(1));
         assert_eq!(map.get(&k, t0 + Duration::from_secs(5)), None);
@@ -252,7 +261,13 @@ mod tests {
         let map: TtlMap<Uuid, u8> = TtlMap::new(SHARDS * 4);
         let now = Instant::now();
         for _ in 0..10_000 {
-            map.insert(Uuid::new_v4(), 0, now + Duration::from_secs(60), now);
+            map.insert(
+                Uuid::new_v4(),
+                0,
+                now + Duration::from_secs(60),
+                now,
+                || true,
+            );
         }
         let total: usize = map.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= SHARDS * 4, "{total} entries");

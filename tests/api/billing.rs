@@ -365,7 +365,7 @@ async fn a_user_who_paid_but_never_came_back_cannot_check_out_twice(db: Db) {
 mod healing {
     use serde_json::json;
 
-    use super::{checkout, with_sim};
+    use super::checkout;
     use crate::sim::pay;
     use crate::{
         helpers::{Db, unique_email},
@@ -375,7 +375,11 @@ mod healing {
     on_both_databases!(missed_webhooks_are_healed_by_entitle_sync);
 
     async fn missed_webhooks_are_healed_by_entitle_sync(db: Db) {
-        let Some((app, sim)) = with_sim(db).await else {
+        // A short cache TTL: on SQLite the server learns of another
+        // process's write only when it expires.
+        let Some((app, sim)) =
+            crate::sim::spawn_with_sim(db, false, &[("ENTITLE_USER_CACHE_TTL_MS", "2000")]).await
+        else {
             return;
         };
         let reg = app.register(&unique_email("healed")).await;
@@ -419,7 +423,7 @@ mod healing {
         );
         // On PostgreSQL the sync's NOTIFY reaches the server at once; a
         // SQLite server learns of another process's write when its rows
-        // cache expires (ENTITLE_USER_CACHE_TTL_MS, 5 s by default).
+        // cache expires (ENTITLE_USER_CACHE_TTL_MS).
         crate::sim::eventually("the healed plan", || async {
             let after = app
                 .gql("{ entitlements { plan } }", json!({}), Some(token))

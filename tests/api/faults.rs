@@ -26,11 +26,11 @@ use crate::{
     },
 };
 
-on_both_databases!(a_server_killed_while_webhooks_arrive_loses_no_event_and_applies_each_once);
+on_both_databases!(a_server_killed_while_webhooks_arrive_loses_no_event_and_ends_in_stripes_state);
 
 /// Webhooks in flight to a process that is SIGKILLed and started again:
 /// stripe-sim retries what failed, as Stripe does.
-async fn a_server_killed_while_webhooks_arrive_loses_no_event_and_applies_each_once(db: Db) {
+async fn a_server_killed_while_webhooks_arrive_loses_no_event_and_ends_in_stripes_state(db: Db) {
     let Some((db_url, _guard)) = fresh_database(db).await else {
         return;
     };

@@ -29,6 +29,9 @@ pub async fn spawn_with_sim(
         ("STRIPE_API_BASE", base.as_str()),
         ("ENTITLE_ALLOWED_REDIRECT_ORIGINS", APP),
         ("STRIPE_WEBHOOK_SECRETS", secrets.as_str()),
+        // Rows are cached for ten minutes: every change these tests see must
+        // reach the server's cache through the change feed, not by expiry.
+        ("ENTITLE_USER_CACHE_TTL_MS", "600000"),
     ];
     overrides.extend_from_slice(extra);
     let app = spawn_app_with(db, &overrides).await?;
