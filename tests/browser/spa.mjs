@@ -1,8 +1,13 @@
 // End-to-end test of the example single-page app (examples/web) in the system
-// Chromium: sign-up, the refused Analytics panel, Stripe checkout on
-// stripe-sim's hosted page, the success page, a transparent token refresh,
-// a cancellation made elsewhere arriving live over the WebSocket, and a
-// refused refresh signing the user out.
+// Chromium (lib.mjs: playwright-core, no browser download): sign-up, the
+// Analytics panel refused with ENTITLEMENT_REQUIRED, Upgrade to stripe-sim's
+// hosted checkout, Pay, the success page's syncCheckout, Pro unlocked, the
+// customer portal and back, a spoiled access token refreshed transparently
+// (one refresh shared by concurrent requests, the WebSocket reconnected), a
+// WebSocket handshake refused and recovered, a cancellation made through
+// stripe-sim's API arriving live without a reload, a refresh token reused
+// elsewhere signing the app out, and signing in and out again. A screenshot
+// at each step.
 //
 // It starts no server. Environment:
 //   APP_URL         where examples/web/dist is served, index.html for every
@@ -22,24 +27,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, isLoopback, launch } from './lib.mjs';
 
 const TAG = '[spa]';
 const STEP_TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20_000);
 const TOTAL_TIMEOUT = 240_000;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Nothing but loopback resolves, whatever asks.
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-];
+// On top of the harness's flags: nothing but loopback resolves, whatever asks.
+const ARGS = [...CHROMIUM_ARGS, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1'];
 
 class StepError extends Error {}
 
@@ -51,18 +45,6 @@ function env(name) {
   const value = process.env[name];
   if (!value) fail(`${name} is not set (see the header of tests/browser/spa.mjs)`);
   return value.replace(/\/+$/, '');
-}
-
-function isLoopback(url) {
-  let u;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (['data:', 'blob:', 'about:'].includes(u.protocol)) return true;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 let stepNo = 0;
@@ -121,7 +103,7 @@ async function main() {
   step(`preflight: app ${APP_URL}, Entitle ${ENTITLE_URL}, stripe-sim ${SIM_URL}, screenshots in ${shotDir}`);
 
   if (!fs.existsSync(CHROMIUM)) fail(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launch({ args: ARGS });
   const blocked = [];
   const pageErrors = [];
   const consoleLines = [];
@@ -301,7 +283,28 @@ async function main() {
       await shot('refreshed'),
     );
 
-    // --- 7. canceled elsewhere, seen live -----------------------------------
+    // --- 7. the WebSocket refused on reconnect, recovered ---------------------
+    // As after a network drop once the access token has expired: graphql-ws
+    // reconnects with the old token, Entitle refuses the handshake, and the
+    // app must refresh and connect again on its own.
+    await page.waitForTimeout(1100); // a new second, so a new token (see above)
+    const beforeDrop = await stats();
+    await page.evaluate(() => window.__entitleTest.expireAccessToken());
+    if (!(await page.evaluate(() => window.__entitleTest.dropWebSocket()))) fail('dropWebSocket() found no open socket');
+    await waitFor('the refused WebSocket recovered with a fresh token', async () => {
+      const s = await stats();
+      return s.refreshes === beforeDrop.refreshes + 1 && s.live.connects > beforeDrop.live.connects && s.live.state === 'connected'
+        ? true
+        : { refreshes: s.refreshes, session: s.session, live: s.live };
+    });
+    if ((await page.evaluate(() => window.__spaMarker)) !== 'before-refresh') fail('the page reloaded while the WebSocket recovered');
+    const afterDrop = await stats();
+    if (afterDrop.refusedHandshakes <= beforeDrop.refusedHandshakes) fail('the app recovered, but Entitle never refused a handshake: the test did not test that path');
+    step(
+      `WebSocket dropped with a spoiled token: ${afterDrop.refusedHandshakes - beforeDrop.refusedHandshakes} handshake(s) refused, ${afterDrop.refreshes - beforeDrop.refreshes} refresh, reconnected, no reload`,
+    );
+
+    // --- 8. canceled elsewhere, seen live -----------------------------------
     const subId = (await byTestId('subscription-id').innerText()).trim();
     if (!/^sub_/.test(subId)) fail(`no subscription id on the page (got "${subId}")`);
     const marker = `no-reload-${Date.now()}`;
@@ -330,7 +333,7 @@ async function main() {
     }
     step(`page shows plan free, status canceled, Analytics locked without a reload (${afterCancel.live.pushes - beforeCancel.live.pushes} push(es))`, await shot('canceled-live'));
 
-    // --- 8. a refused refresh signs out -------------------------------------
+    // --- 9. a refused refresh signs out -------------------------------------
     const stolen = await page.evaluate(() => localStorage.getItem('entitle.refreshToken'));
     if (!stolen) fail('no refresh token in localStorage (key entitle.refreshToken)');
     const spend = await fetchJson(
@@ -353,7 +356,7 @@ async function main() {
     if (await page.evaluate(() => localStorage.getItem('entitle.refreshToken'))) fail('the refresh token is still in localStorage');
     step('refresh token reused elsewhere: the app was refused, cleared its tokens and shows the sign-in page', await shot('signed-out'));
 
-    // --- 9. sign in again, sign out -----------------------------------------
+    // --- 10. sign in again, sign out -----------------------------------------
     await byTestId('email-input').fill(email);
     await byTestId('password-input').fill('not the password');
     await byTestId('auth-submit').click();

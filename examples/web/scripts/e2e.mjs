@@ -69,6 +69,12 @@ const start = (what, cmd, args, env) => {
 
 let status = 1;
 let app;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    process.exit(130);
+  });
+}
 try {
   const [simPort, entitlePort] = [await freePort(), await freePort()];
   const simUrl = `http://127.0.0.1:${simPort}`;

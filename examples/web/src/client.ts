@@ -51,6 +51,8 @@ export interface Clients {
   urql: Client;
   ws: WsClient;
   live: LiveStatus;
+  /** Test hook: closes the socket as a network drop would (graphql-ws reconnects). */
+  dropSocketForTest(): boolean;
   dispose(): void;
 }
 
@@ -114,9 +116,11 @@ export function createClients(endpoints: Endpoints, session: Session): Clients {
       },
       closed: (event) => {
         const code = (event as CloseEvent | undefined)?.code;
-        // Refused during the handshake (async-graphql closes with 4403 when
-        // connection_init is rejected): the token was not accepted.
-        if (!acknowledged && code !== undefined && code >= 4400 && code < 4500) {
+        // Closed during the handshake by Entitle refusing connection_init
+        // (async-graphql closes with 1002 and "invalid or expired access
+        // token"; 4401/4403 are graphql-ws's own codes for it): the token was
+        // not accepted, so the next attempt refreshes first.
+        if (!acknowledged && pendingToken !== null && (code === 1002 || code === 4401 || code === 4403)) {
           session.markRejected(pendingToken);
         }
         socket = null;
@@ -133,6 +137,11 @@ export function createClients(endpoints: Endpoints, session: Session): Clients {
     urql,
     ws,
     live,
+    dropSocketForTest() {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.close(3000, 'Test: connection dropped');
+      return true;
+    },
     dispose() {
       disposed = true;
       unlisten();

@@ -71,7 +71,10 @@ interface RawResult<T> {
 export interface SessionStats {
   refreshes: number;
   refreshFailures: number;
+  /** HTTP requests sent again after a refresh. */
   retries: number;
+  /** WebSocket handshakes Entitle refused. */
+  refusedHandshakes: number;
 }
 
 type Outcome = { kind: 'ok'; payload: AuthFieldsFragment } | { kind: 'refused' } | { kind: 'unreachable'; message: string };
@@ -87,7 +90,7 @@ export class Session {
   private epoch = 0;
   private readonly listeners = new Set<() => void>();
   private readonly tokenListeners = new Set<(token: string) => void>();
-  readonly stats: SessionStats = { refreshes: 0, refreshFailures: 0, retries: 0 };
+  readonly stats: SessionStats = { refreshes: 0, refreshFailures: 0, retries: 0, refusedHandshakes: 0 };
 
   constructor(private readonly httpUrl: string) {
     // Another tab signed out (or its refresh was refused): follow it.
@@ -189,6 +192,7 @@ export class Session {
 
   /** The WebSocket handshake with this token was refused. */
   markRejected(token: string | null): void {
+    this.stats.refusedHandshakes += 1;
     if (token !== null && token === this.accessToken) this.accessRejected = true;
   }
 

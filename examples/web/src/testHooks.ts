@@ -7,12 +7,15 @@ import type { Session } from './session';
 export interface EntitleTestHooks {
   /** Spoils the in-memory access token, so the next request is refused. */
   expireAccessToken(): boolean;
+  /** Closes the WebSocket as a network drop would; graphql-ws reconnects. */
+  dropWebSocket(): boolean;
   /** Refreshes, retries and live-update counters. */
   stats(): {
     session: string;
     refreshes: number;
     refreshFailures: number;
     retries: number;
+    refusedHandshakes: number;
     live: { state: string; version: number; reason: string; connects: number; pushes: number };
   };
 }
@@ -26,6 +29,7 @@ declare global {
 export function installTestHooks(session: Session, holder: ClientHolder): void {
   window.__entitleTest = {
     expireAccessToken: () => session.spoilAccessTokenForTest(),
+    dropWebSocket: () => holder.getSnapshot().dropSocketForTest(),
     stats: () => ({
       session: session.getState().status,
       ...session.stats,

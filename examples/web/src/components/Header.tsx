@@ -1,4 +1,5 @@
 import { useLive, useServices } from '../context';
+import { navigate } from '../router';
 import type { SessionUser } from '../session';
 
 const LIVE_LABEL = {
@@ -12,7 +13,14 @@ export function Header({ user }: { user: SessionUser | null }) {
   const { session } = useServices();
   return (
     <header className="top">
-      <a href="/" className="brand">
+      <a
+        href="/"
+        className="brand"
+        onClick={(e) => {
+          e.preventDefault();
+          navigate('/');
+        }}
+      >
         Entitle <span>demo</span>
       </a>
       {user && <SignedInBar email={user.email} onSignOut={() => void session.signOut()} />}

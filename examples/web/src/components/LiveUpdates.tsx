@@ -39,6 +39,9 @@ export function LiveUpdates() {
             again(unauthenticated);
           }
         },
+        // GraphQL errors (the operation was refused), or the CloseEvent of a
+        // socket graphql-ws gave up on (a refused handshake is fatal to it; the
+        // client then knows to refresh before the next connection).
         error: (err) => {
           const unauthenticated =
             Array.isArray(err) && err.some((e) => e?.extensions?.['code'] === 'UNAUTHENTICATED');
