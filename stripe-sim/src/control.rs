@@ -3,14 +3,17 @@
 //! deliveries, and turn on delivery chaos. Bodies may be JSON or form-encoded; no auth.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Cause, Chaos, FinalFailure, parse_bool, parse_u64, str_param};
+use crate::events::{Chaos, render_new_endpoint};
+use crate::state::params::{parse_bool, parse_u64, str_param};
+use crate::state::{Cause, FinalFailure};
 use crate::{App, form};
 
 pub fn router(app: App) -> Router {
@@ -41,6 +44,23 @@ pub fn router(app: App) -> Router {
             post(roll_secret),
         )
         .with_state(app)
+}
+
+/// The body: JSON if it looks like JSON, form-encoded otherwise; an empty body is `{}`.
+struct Body(Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        body(&headers, &bytes)
+            .map(Body)
+            .map_err(IntoResponse::into_response)
+    }
 }
 
 /// JSON if it looks like JSON, form-encoded otherwise; an empty body is `{}`.
@@ -82,12 +102,7 @@ async fn clock(State(app): State<App>) -> Json<Value> {
 }
 
 /// `{"seconds": n}`, `{"days": n}` or `{"to": unix}`.
-async fn advance_clock(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
+async fn advance_clock(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
     let too_far = || {
         ApiError::bad_request(format!(
             "The simulated clock cannot go past {} (the year 9999).",
@@ -134,42 +149,40 @@ async fn advance_clock(
 }
 
 /// `{"count": n}` (default 1): the next n payment attempts are declined, whoever pays.
-async fn fail_next(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
-    let count = p.get("count").and_then(parse_u64).unwrap_or(1) as u32;
-    Ok(app.with(|st| {
-        st.fail_next_payments = count;
-        Json(json!({"fail_next_payments": count}))
-    }))
+async fn fail_next(State(app): State<App>, Body(p): Body) -> Json<Value> {
+    set_counter(&app, &p, "fail_next_payments", |st| {
+        &mut st.fail_next_payments
+    })
 }
 
 /// `{"count": n}` (default 1): the next n off-session payments (renewals, trial ends,
 /// retries, `POST /v1/subscriptions`) need authentication: `invoice.payment_action_required`.
-async fn require_action(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
+async fn require_action(State(app): State<App>, Body(p): Body) -> Json<Value> {
+    set_counter(&app, &p, "requires_action_next", |st| {
+        &mut st.requires_action_next
+    })
+}
+
+/// Sets the payment counter `name` to the body's `count` (default 1).
+fn set_counter(
+    app: &App,
+    p: &Value,
+    name: &str,
+    counter: fn(&mut crate::State) -> &mut u32,
+) -> Json<Value> {
     let count = p.get("count").and_then(parse_u64).unwrap_or(1) as u32;
-    Ok(app.with(|st| {
-        st.requires_action_next = count;
-        Json(json!({"requires_action_next": count}))
-    }))
+    app.with(|st| *counter(st) = count);
+    let mut answer = serde_json::Map::new();
+    answer.insert(name.to_string(), json!(count));
+    Json(Value::Object(answer))
 }
 
 /// `{"declines": true}`: every payment of this customer fails until set back to false.
 async fn customer_card(
     State(app): State<App>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Body(p): Body,
 ) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
     let declines = p.get("declines").and_then(parse_bool).unwrap_or(true);
     app.with(|st| {
         st.customer(&id)?;
@@ -202,12 +215,7 @@ async fn get_settings(State(app): State<App>) -> Json<Value> {
 }
 
 /// `{"retry_schedule_days": [3,5,7], "final_failure": "cancel" | "unpaid"}`.
-async fn set_settings(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
+async fn set_settings(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
     let schedule = match p.get("retry_schedule_days") {
         None => None,
         Some(Value::Array(a)) => Some(
@@ -244,12 +252,8 @@ async fn get_chaos(State(app): State<App>) -> Json<Value> {
 }
 
 /// Replaces the chaos settings; `{}` turns chaos off.
-async fn set_chaos(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = normalise(body(&headers, &bytes)?);
+async fn set_chaos(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
+    let p = normalise(p);
     let chaos: Chaos = serde_json::from_value(p)
         .map_err(|e| ApiError::bad_request(format!("Invalid chaos settings: {e}")))?;
     Ok(app.with(|st| {
@@ -270,12 +274,8 @@ async fn get_api_chaos(State(app): State<App>) -> Json<Value> {
 }
 
 /// `{"fail_next": n, "fail_status": 500, "latency_ms": 0}`; `{}` turns it off.
-async fn set_api_chaos(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = normalise(body(&headers, &bytes)?);
+async fn set_api_chaos(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
+    let p = normalise(p);
     let chaos: crate::ApiChaos = serde_json::from_value(p)
         .map_err(|e| ApiError::bad_request(format!("Invalid API chaos settings: {e}")))?;
     *app.api_chaos.lock().unwrap_or_else(|e| e.into_inner()) = chaos.clone();
@@ -350,12 +350,7 @@ async fn list_deliveries(State(app): State<App>, RawQuery(q): RawQuery) -> ApiRe
 
 /// `{"url": ..., "secret": "whsec_..."?, "enabled_events": [...]?}`: like
 /// `POST /v1/webhook_endpoints` but with a chosen secret.
-async fn add_endpoint(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
+async fn add_endpoint(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
     let url = str_param(&p, "url").ok_or_else(|| ApiError::required("url"))?;
     let events = match p.get("enabled_events") {
         Some(Value::Array(a)) if !a.is_empty() => a
@@ -367,9 +362,7 @@ async fn add_endpoint(
     let secret = str_param(&p, "secret");
     Ok(app.with(|st| {
         let e = st.add_endpoint(url, secret, events);
-        let mut body = crate::state::render_endpoint(&e);
-        body["secret"] = json!(e.secrets[0]);
-        Json(body)
+        Json(render_new_endpoint(&e))
     }))
 }
 
@@ -378,10 +371,8 @@ async fn add_endpoint(
 async fn roll_secret(
     State(app): State<App>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Body(p): Body,
 ) -> ApiResult<Json<Value>> {
-    let p = body(&headers, &bytes)?;
     let secret = str_param(&p, "secret")
         .unwrap_or_else(|| format!("whsec_{}", uuid::Uuid::new_v4().simple()));
     let keep_old = p.get("keep_old").and_then(parse_bool).unwrap_or(true);

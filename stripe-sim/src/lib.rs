@@ -32,8 +32,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub use catalog::Catalog;
-pub use events::{Delivery, RetryPolicy};
-pub use state::{API_VERSION, Chaos, FinalFailure, State, Status};
+pub use events::Chaos;
+pub use events::delivery::{Delivery, RetryPolicy};
+pub use state::{API_VERSION, FinalFailure, State, Status};
 
 /// A webhook endpoint registered at start.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +149,7 @@ impl Shared {
     }
 }
 
-impl events::DeliveryHost for Shared {
+impl events::delivery::DeliveryHost for Shared {
     fn chaos(&self) -> Chaos {
         self.lock().chaos.clone()
     }
@@ -253,7 +254,7 @@ impl Sim {
             stopped: std::sync::atomic::AtomicBool::new(false),
             idempotency: Mutex::new(HashMap::new()),
         });
-        let dispatcher = tokio::spawn(events::dispatch(shared.clone(), rx, config.retry));
+        let dispatcher = tokio::spawn(events::delivery::dispatch(shared.clone(), rx, config.retry));
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::state::{Cause, Status, str_param};
+use crate::state::params::str_param;
+use crate::state::{Cause, PortalSession, Status, Subscription};
 use crate::{App, form};
 
 pub fn router(app: App) -> Router {
@@ -204,58 +205,68 @@ async fn portal_page(State(app): State<App>, Path(id): Path<String>) -> Response
             html.push_str("<p>No current subscriptions.</p>");
         }
         for s in subs {
-            let names: Vec<String> = s
-                .items
-                .iter()
-                .filter_map(|i| st.catalog.price(&i.price))
-                .map(|(p, pr)| format!("{} ({})", p.name, pr.nickname.as_deref().unwrap_or(&pr.id)))
-                .collect();
-            let ends = chrono::DateTime::from_timestamp(s.period_end, 0)
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            let form = |action: &str, label: &str, extra: &str| {
-                format!(
-                    "<form method=\"post\" action=\"/portal/{pid}/action\" style=\"display:inline\">\
-                     <input type=\"hidden\" name=\"subscription\" value=\"{sid}\">\
-                     <input type=\"hidden\" name=\"action\" value=\"{action}\">{extra}\
-                     <button type=\"submit\">{label}</button></form>",
-                    pid = esc(&ps.id),
-                    sid = esc(&s.id)
-                )
-            };
-            html.push_str(&format!(
-                "<h2>{}</h2><p>Status: <b>{}</b>{}. Current period ends {ends}.</p>",
-                esc(&names.join(", ")),
-                s.status.as_str(),
-                if s.cancel_at_period_end { ", cancels at period end" } else { "" }
-            ));
-            if s.status == Status::Paused {
-                html.push_str(&form("resume", "Resume", ""));
-            } else if s.cancel_at_period_end {
-                html.push_str(&form("renew", "Don't cancel", ""));
-            } else {
-                html.push_str(&form("cancel_at_period_end", "Cancel at period end", ""));
-            }
-            html.push_str(&form("cancel_now", "Cancel now", ""));
-            let current = s.items.first().map(|i| i.price.as_str()).unwrap_or("");
-            for (product, price) in st.catalog.prices().filter(|(_, p)| p.id != current) {
-                let extra = format!(
-                    "<input type=\"hidden\" name=\"price\" value=\"{}\">",
-                    esc(&price.id)
-                );
-                let label = format!(
-                    "Switch to {} {}",
-                    product.name,
-                    price.nickname.as_deref().unwrap_or(price.interval.as_str())
-                );
-                html.push_str(&form("switch", &esc(&label), &extra));
-            }
+            html.push_str(&portal_subscription(st, ps, s));
         }
         if let Some(url) = &ps.return_url {
             html.push_str(&format!("<p><a href=\"{}\">← Return</a></p>", esc(url)));
         }
         page("Billing", &html).into_response()
     })
+}
+
+/// One subscription on the portal page, with a button for each thing the customer may do.
+fn portal_subscription(st: &crate::State, ps: &PortalSession, s: &Subscription) -> String {
+    let names: Vec<String> = s
+        .items
+        .iter()
+        .filter_map(|i| st.catalog.price(&i.price))
+        .map(|(p, pr)| format!("{} ({})", p.name, pr.nickname.as_deref().unwrap_or(&pr.id)))
+        .collect();
+    let ends = chrono::DateTime::from_timestamp(s.period_end, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let form = |action: &str, label: &str, extra: &str| {
+        format!(
+            "<form method=\"post\" action=\"/portal/{pid}/action\" style=\"display:inline\">\
+             <input type=\"hidden\" name=\"subscription\" value=\"{sid}\">\
+             <input type=\"hidden\" name=\"action\" value=\"{action}\">{extra}\
+             <button type=\"submit\">{label}</button></form>",
+            pid = esc(&ps.id),
+            sid = esc(&s.id)
+        )
+    };
+    let mut html = format!(
+        "<h2>{}</h2><p>Status: <b>{}</b>{}. Current period ends {ends}.</p>",
+        esc(&names.join(", ")),
+        s.status.as_str(),
+        if s.cancel_at_period_end {
+            ", cancels at period end"
+        } else {
+            ""
+        }
+    );
+    if s.status == Status::Paused {
+        html.push_str(&form("resume", "Resume", ""));
+    } else if s.cancel_at_period_end {
+        html.push_str(&form("renew", "Don't cancel", ""));
+    } else {
+        html.push_str(&form("cancel_at_period_end", "Cancel at period end", ""));
+    }
+    html.push_str(&form("cancel_now", "Cancel now", ""));
+    let current = s.items.first().map(|i| i.price.as_str()).unwrap_or("");
+    for (product, price) in st.catalog.prices().filter(|(_, p)| p.id != current) {
+        let extra = format!(
+            "<input type=\"hidden\" name=\"price\" value=\"{}\">",
+            esc(&price.id)
+        );
+        let label = format!(
+            "Switch to {} {}",
+            product.name,
+            price.nickname.as_deref().unwrap_or(price.interval.as_str())
+        );
+        html.push_str(&form("switch", &esc(&label), &extra));
+    }
+    html
 }
 
 /// `subscription`, `action` = `cancel_at_period_end` | `renew` | `resume` | `cancel_now` |

@@ -1,83 +1,15 @@
-//! Events and their delivery: every event is serialised once (the bytes that are signed are
-//! the bytes that are sent), queued per action, and POSTed to each endpoint that wants it with
-//! a `Stripe-Signature` header; a delivery without a 2xx answer is retried with back-off.
+//! The dispatcher: delivers each batch of events to the endpoints that want them, in order
+//! or in the disorder chaos asks for, signs every attempt, records it, and retries a delivery
+//! without a 2xx answer in the background.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::{Batch, Chaos, EventRecord, Msg, WebhookEndpoint};
 use crate::signature;
-use crate::state::{Chaos, WebhookEndpoint};
-
-/// An event as emitted: its envelope and the exact JSON text delivered.
-#[derive(Debug)]
-pub struct EventRecord {
-    pub id: String,
-    pub kind: String,
-    pub envelope: Value,
-    pub payload: String,
-}
-
-impl EventRecord {
-    pub fn new(envelope: Value) -> Self {
-        EventRecord {
-            id: envelope["id"].as_str().unwrap_or_default().to_string(),
-            kind: envelope["type"].as_str().unwrap_or_default().to_string(),
-            payload: envelope.to_string(),
-            envelope,
-        }
-    }
-}
-
-pub type Batch = Vec<(Arc<EventRecord>, Vec<WebhookEndpoint>)>;
-
-/// Each message carries the chaos settings of the moment it was flushed: a batch is held,
-/// duplicated or reordered as the settings were when its events were emitted, not when the
-/// dispatcher gets to it.
-pub enum Msg {
-    Batch(Batch, Chaos),
-    /// Deliver what `hold` kept back, under these settings.
-    Release(Chaos),
-}
-
-/// Events emitted while the state is locked, sent to the dispatcher as one batch when the
-/// action that produced them is over.
-pub struct Outbox {
-    pending: Batch,
-    tx: mpsc::UnboundedSender<Msg>,
-}
-
-impl Outbox {
-    pub fn new(tx: mpsc::UnboundedSender<Msg>) -> Self {
-        Outbox {
-            pending: Vec::new(),
-            tx,
-        }
-    }
-
-    pub fn push(&mut self, event: Arc<EventRecord>, endpoints: Vec<WebhookEndpoint>) {
-        self.pending.push((event, endpoints));
-    }
-
-    /// Sends what was emitted since the last flush, with a snapshot of `chaos`.
-    pub fn flush(&mut self, chaos: &Chaos) {
-        if !self.pending.is_empty() {
-            // The dispatcher only stops when the simulator does; nothing to do then.
-            let _ = self
-                .tx
-                .send(Msg::Batch(std::mem::take(&mut self.pending), chaos.clone()));
-        }
-    }
-
-    /// Flushes, then has the dispatcher deliver everything held so far under `chaos`.
-    pub fn release(&mut self, chaos: &Chaos) {
-        self.flush(chaos);
-        let _ = self.tx.send(Msg::Release(chaos.clone()));
-    }
-}
 
 /// How failed deliveries are retried. Stripe retries for three days; the simulator compresses
 /// that into `max_attempts` tries `base_delay`, 2×, 4×… apart (capped at `max_delay`).
@@ -157,67 +89,99 @@ pub async fn dispatch<H: DeliveryHost>(
         .expect("a plain HTTP client builds");
     let mut held: Batch = Vec::new();
     while let Some(msg) = rx.recv().await {
-        let (mut batch, chaos) = match msg {
-            Msg::Batch(batch, chaos) if chaos.hold => {
-                held.extend(batch);
-                continue;
-            }
-            Msg::Batch(batch, chaos) => (batch, chaos),
-            Msg::Release(chaos) => (std::mem::take(&mut held), chaos),
+        let Some((batch, chaos)) = next_batch(msg, &mut rx, &mut held) else {
+            continue;
         };
-        if chaos.reorder || chaos.shuffle {
-            // Take the batches already queued too, so that the disorder spans actions.
-            while let Ok(more) = rx.try_recv() {
-                match more {
-                    Msg::Batch(more, c) if c.hold => held.extend(more),
-                    Msg::Batch(more, _) => batch.extend(more),
-                    Msg::Release(_) => batch.append(&mut held),
-                }
+        let jobs = jobs(batch, &chaos);
+        run(&host, &client, jobs, &chaos, retry).await;
+    }
+}
+
+/// What `msg` asks to deliver now, under which settings; `None` when it is held.
+fn next_batch(
+    msg: Msg,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    held: &mut Batch,
+) -> Option<(Batch, Chaos)> {
+    let (mut batch, chaos) = match msg {
+        Msg::Batch(batch, chaos) if chaos.hold => {
+            held.extend(batch);
+            return None;
+        }
+        Msg::Batch(batch, chaos) => (batch, chaos),
+        Msg::Release(chaos) => (std::mem::take(held), chaos),
+    };
+    if chaos.reorder || chaos.shuffle {
+        // Take the batches already queued too, so that the disorder spans actions.
+        while let Ok(more) = rx.try_recv() {
+            match more {
+                Msg::Batch(more, c) if c.hold => held.extend(more),
+                Msg::Batch(more, _) => batch.extend(more),
+                Msg::Release(_) => batch.append(held),
             }
         }
-        let mut jobs: Vec<(Arc<EventRecord>, WebhookEndpoint)> = batch
-            .into_iter()
-            .flat_map(|(event, endpoints)| endpoints.into_iter().map(move |e| (event.clone(), e)))
-            .collect();
-        if chaos.duplicate {
-            let copies = jobs.clone();
-            jobs.extend(copies);
-        }
-        if chaos.reorder {
-            jobs.reverse();
-        }
-        if chaos.shuffle {
-            shuffle(&mut jobs);
-        }
-        let limit = if chaos.max_in_flight == 0 {
-            tokio::sync::Semaphore::MAX_PERMITS
-        } else {
-            chaos.max_in_flight
-        };
-        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
-        let mut concurrent = Vec::new();
-        for (event, endpoint) in jobs {
-            let job = deliver(
-                host.clone(),
-                client.clone(),
-                event,
-                endpoint,
-                chaos.clone(),
-                retry,
-            );
-            if chaos.concurrent {
-                let permits = permits.clone();
-                concurrent.push(tokio::spawn(async move {
-                    let _permit = permits.acquire_owned().await;
-                    job.await;
-                }));
-            } else {
+    }
+    Some((batch, chaos))
+}
+
+type Job = (Arc<EventRecord>, WebhookEndpoint);
+
+/// One job per event and endpoint, duplicated, reversed or shuffled as `chaos` says.
+fn jobs(batch: Batch, chaos: &Chaos) -> Vec<Job> {
+    let mut jobs: Vec<Job> = batch
+        .into_iter()
+        .flat_map(|(event, endpoints)| endpoints.into_iter().map(move |e| (event.clone(), e)))
+        .collect();
+    if chaos.duplicate {
+        let copies = jobs.clone();
+        jobs.extend(copies);
+    }
+    if chaos.reorder {
+        jobs.reverse();
+    }
+    if chaos.shuffle {
+        shuffle(&mut jobs);
+    }
+    jobs
+}
+
+/// Delivers the jobs one after the other, or with `concurrent` all at once (at most
+/// `max_in_flight` at a time), and returns when every first attempt is over.
+async fn run<H: DeliveryHost>(
+    host: &Arc<H>,
+    client: &reqwest::Client,
+    jobs: Vec<Job>,
+    chaos: &Chaos,
+    retry: RetryPolicy,
+) {
+    let limit = if chaos.max_in_flight == 0 {
+        tokio::sync::Semaphore::MAX_PERMITS
+    } else {
+        chaos.max_in_flight
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut concurrent = Vec::new();
+    for (event, endpoint) in jobs {
+        let job = deliver(
+            host.clone(),
+            client.clone(),
+            event,
+            endpoint,
+            chaos.clone(),
+            retry,
+        );
+        if chaos.concurrent {
+            let permits = permits.clone();
+            concurrent.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
                 job.await;
-            }
+            }));
+        } else {
+            job.await;
         }
-        for handle in concurrent {
-            let _ = handle.await;
-        }
+    }
+    for handle in concurrent {
+        let _ = handle.await;
     }
 }
 
@@ -359,14 +323,5 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
         assert_ne!(v, sorted, "a 1-in-100! chance of a false failure");
-    }
-
-    #[test]
-    fn event_record_keeps_the_exact_payload_it_will_sign() {
-        let r = EventRecord::new(serde_json::json!({"id": "evt_1", "type": "x.y"}));
-        assert_eq!(r.id, "evt_1");
-        assert_eq!(r.kind, "x.y");
-        let back: Value = serde_json::from_str(&r.payload).unwrap();
-        assert_eq!(back, r.envelope);
     }
 }
