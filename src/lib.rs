@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod billing;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::status::{ChangeSource, SubscriptionStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
@@ -12,12 +14,11 @@ pub struct Model {
     pub stripe_subscription_id: String,
     pub stripe_event_id: Option<String>,
     /// `None` when the subscription is new to us.
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<SubscriptionStatus>,
+    pub to_status: SubscriptionStatus,
     pub from_price: Option<String>,
     pub to_price: String,
-    /// `webhook`, `checkout` or `sync`.
-    pub source: String,
+    pub source: ChangeSource,
     pub at: DateTimeUtc,
 }
 

@@ -4,11 +4,14 @@
 pub mod api_keys;
 pub mod audit_log;
 pub mod refresh_tokens;
+pub mod status;
 pub mod stripe_entitlements;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;
 pub mod users;
+
+pub use status::{ChangeSource, EventStatus, SubscriptionStatus};
 
 pub mod prelude {
     pub use super::api_keys::Entity as ApiKeys;

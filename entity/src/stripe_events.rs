@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::status::EventStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stripe_events")]
 pub struct Model {
@@ -19,8 +21,7 @@ pub struct Model {
     /// The body exactly as Stripe sent it.
     pub payload: String,
     pub received_at: DateTimeUtc,
-    /// `pending`, `processing`, `processed`, `failed` or `ignored`.
-    pub status: String,
+    pub status: EventStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub next_attempt_at: DateTimeUtc,

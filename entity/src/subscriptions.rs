@@ -4,6 +4,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::status::SubscriptionStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "subscriptions")]
 pub struct Model {
@@ -13,8 +15,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub stripe_subscription_id: String,
     pub stripe_customer_id: String,
-    /// Stripe's status string (`active`, `past_due`, …).
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub price_id: String,
     pub current_period_start: Option<DateTimeUtc>,
     pub current_period_end: Option<DateTimeUtc>,

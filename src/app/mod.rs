@@ -1,73 +1,70 @@
-//! The application: state, router, and the server lifecycle. `Application::build`
-//! binds its own listener, so tests start it on port 0.
+//! The application: its wiring ([`services`]), state, router, background
+//! tasks and lifecycle. `Application::build` binds its own listener, so tests
+//! start it on port 0.
 
 pub mod router;
+pub mod services;
 pub mod state;
+mod tasks;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 
-pub use state::AppState;
-
+use self::{services::Services, state::AppState};
 use crate::{
-    auth::{Accounts, JwtKeys},
     config::Config,
-    db,
-    domain::Catalog,
-    graphql::{api_keys, build_schema, guards, schema::SchemaDeps},
+    graphql::{build_schema, caller::AccessRules, schema::SchemaDeps},
+    webhook::recent::RecentEvents,
 };
+
+/// How many recently stored webhook event ids are answered from memory.
+const RECENT_EVENTS: usize = 65_536;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    services: Services,
 }
 
 impl Application {
     /// Loads the catalogue, connects to the database, applies migrations when
     /// configured to, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let catalog = Catalog::load(&config.plans_path)?;
-        catalog
-            .check_requirements(
-                guards::GUARDED_FEATURES,
-                &[(guards::API_ACCESS, api_keys::API_KEYS_LIMIT)],
-            )
-            .map_err(|e| anyhow::anyhow!("plans file {}: {e}", config.plans_path.display()))?;
-        let catalog = Arc::new(catalog);
-        let conn = db::connect(&config.database_url, config.db_max_connections).await?;
-        if config.migrate_on_start {
-            Migrator::up(&conn, None)
-                .await
-                .context("applying database migrations")?;
-        }
-        let jwt = JwtKeys::from_config(&config);
-        let accounts = Accounts::new(conn.clone(), jwt.clone(), &config).await?;
-        let billing = crate::billing::Billing::new(&config, conn.clone(), catalog.clone())?;
+        let services = Services::build(&config, config.database.max_connections).await?;
         let schema = build_schema(
             SchemaDeps {
-                db: conn.clone(),
-                accounts,
-                catalog,
-                billing: billing.clone(),
+                db: services.db.clone(),
+                accounts: services.accounts.clone(),
+                catalog: services.catalog.clone(),
+                rules: AccessRules {
+                    catalog: services.catalog.clone(),
+                    policy: config.access.policy,
+                    feature_source: config.access.feature_source,
+                },
+                billing: services.billing.clone(),
+                changes: services.changes.clone(),
             },
-            &config,
+            &config.graphql,
         );
-        let listener = TcpListener::bind(config.bind)
+        let listener = TcpListener::bind(config.http.bind)
             .await
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
+            .with_context(|| format!("cannot listen on {}", config.http.bind))?;
         let state = AppState {
             config: Arc::new(config),
-            db: conn,
-            jwt,
+            db: services.db.clone(),
+            jwt: services.jwt.clone(),
             schema,
-            billing,
+            changes: services.changes.clone(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
-            recent_events: Arc::new(crate::webhook::recent::RecentEvents::new(65_536)),
+            recent_events: Arc::new(RecentEvents::new(RECENT_EVENTS)),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            services,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -83,28 +80,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let app = router::router(self.state.clone());
-        let pruner = tokio::spawn(prune_refresh_tokens(self.state.db.clone()));
-        // On PostgreSQL, changes made by any instance reach this one's
-        // entitlementsChanged subscribers through LISTEN.
-        let listener = (self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres)
-            .then(|| {
-                tokio::spawn(
-                    self.state
-                        .billing
-                        .changes()
-                        .clone()
-                        .listen(self.state.config.database_url.clone()),
-                )
-            });
-        // Stored webhook events wait for a Stripe key; without one there is
-        // nothing to sync them from.
-        let worker = self.state.billing.is_configured().then(|| {
-            tokio::spawn(crate::billing::worker::run(
-                self.state.billing.clone(),
-                self.state.webhook_wake.clone(),
-                self.state.config.webhook_lease,
-            ))
-        });
+        let tasks = tasks::spawn(&self.state, &self.services);
         tracing::info!(%addr, "listening");
         axum::serve(
             self.listener,
@@ -113,37 +89,10 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("server")?;
-        pruner.abort();
-        if let Some(l) = listener {
-            l.abort();
-        }
-        if let Some(w) = worker {
-            w.abort();
-        }
+        tasks.stop();
         self.state.db.clone().close().await.ok();
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Deletes dead token families and expired refresh tokens hourly, so the
-/// tables hold live sessions only. Safe on several instances: the deletes are
-/// idempotent.
-async fn prune_refresh_tokens(db: sea_orm::DatabaseConnection) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let now = chrono::Utc::now();
-        let pruned = async {
-            let families = db::token_families::delete_dead(&db, now).await?;
-            let tokens = db::refresh_tokens::delete_expired(&db, now).await?;
-            Ok::<_, sea_orm::DbErr>((families, tokens))
-        };
-        match pruned.await {
-            Ok((0, 0)) => {}
-            Ok((families, tokens)) => tracing::info!(families, tokens, "pruned dead sessions"),
-            Err(e) => tracing::warn!(error = %e, "pruning sessions failed; will retry"),
-        }
     }
 }
 

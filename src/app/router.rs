@@ -17,8 +17,12 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use super::AppState;
-use crate::{db, graphql::handler, webhook};
+use super::state::AppState;
+use crate::{
+    db,
+    graphql::{execute::internal_error_response, http, ws},
+    webhook,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,20 +33,20 @@ const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 /// and nothing of the panic's text.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("a request handler panicked");
-    crate::graphql::handler::internal_error_response(StatusCode::INTERNAL_SERVER_ERROR)
+    internal_error_response(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.max_body_bytes;
-    let cors = cors(&state.config.cors_origins);
+    let body_limit = state.config.http.max_body_bytes;
+    let cors = cors(&state.config.http.cors_origins);
     let mut app = Router::new()
         .route(
             "/graphql",
-            get(handler::graphql_get)
-                .post(handler::graphql_post)
+            get(http::graphql_get)
+                .post(http::graphql_post)
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
-        .route("/graphql/ws", get(handler::graphql_ws))
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route(
             "/webhooks/stripe",
             post(webhook::stripe_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),

@@ -1,21 +1,40 @@
+//! What every handler shares; cheap to clone.
+
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
-
 use tokio::sync::Notify;
 
-use crate::{auth::JwtKeys, billing::Billing, config::Config, graphql::EntitleSchema};
+use crate::{
+    auth::{JwtKeys, extractor::TrustProxy},
+    changes::ChangeFeed,
+    config::Config,
+    graphql::EntitleSchema,
+    webhook::recent::RecentEvents,
+};
 
-/// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
     pub schema: EntitleSchema,
-    pub billing: Billing,
+    pub changes: ChangeFeed,
     /// Wakes the webhook worker when an event is stored.
     pub webhook_wake: Arc<Notify>,
     /// Event ids known to be stored, to acknowledge repeats without a write.
-    pub recent_events: Arc<crate::webhook::recent::RecentEvents>,
+    pub recent_events: Arc<RecentEvents>,
+}
+
+impl FromRef<AppState> for JwtKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.jwt.clone()
+    }
+}
+
+impl FromRef<AppState> for TrustProxy {
+    fn from_ref(state: &AppState) -> Self {
+        TrustProxy(state.config.http.trust_proxy)
+    }
 }

@@ -15,7 +15,7 @@ use super::{
     rate_limit::{RateLimiter, client_key},
 };
 use crate::{
-    config::Config,
+    config::AuthConfig,
     db::{self, refresh_tokens::NewToken},
     domain::{Email, LoginPassword, Password},
     error::{ApiError, ApiResult},
@@ -55,7 +55,7 @@ impl Accounts {
     pub async fn new(
         db: DatabaseConnection,
         jwt: JwtKeys,
-        config: &Config,
+        config: &AuthConfig,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::new(Inner {
@@ -63,8 +63,8 @@ impl Accounts {
                 hasher: PasswordHasherPool::new().await?,
                 jwt,
                 refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
-                per_account: RateLimiter::new(config.auth_rate_per_email),
-                per_ip: RateLimiter::new(config.auth_rate_per_ip),
+                per_account: RateLimiter::new(config.rate_per_email),
+                per_ip: RateLimiter::new(config.rate_per_ip),
             }),
         })
     }
@@ -149,7 +149,7 @@ impl Accounts {
         Ok(Session {
             access_token: self.inner.jwt.issue(user.pid)?,
             refresh_token,
-            expires_in: self.inner.jwt.access_ttl.as_secs(),
+            expires_in: self.inner.jwt.access_ttl().as_secs(),
             user,
         })
     }

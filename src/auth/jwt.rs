@@ -2,13 +2,13 @@
 //! `iss` and `aud`, all required and checked. The algorithm is pinned, so
 //! `alg: none` and any other algorithm are refused.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::Config;
+use crate::config::AuthConfig;
 
 /// Who is calling, as established from the `Authorization` header (HTTP) or
 /// `connectionParams` (WebSocket).
@@ -44,18 +44,22 @@ pub struct Claims {
     pub aud: String,
 }
 
+/// The keys and rules for access tokens. Cheap to clone: every request's
+/// extractor holds one.
 #[derive(Clone)]
-pub struct JwtKeys {
+pub struct JwtKeys(Arc<Keys>);
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
     audience: String,
-    pub access_ttl: Duration,
+    access_ttl: Duration,
 }
 
 impl JwtKeys {
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &AuthConfig) -> Self {
         let secret = config.jwt_secret.expose();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
@@ -64,14 +68,19 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         // Clocks of one deployment agree closely; keep the grace short.
         validation.leeway = 5;
-        Self {
+        Self(Arc::new(Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             access_ttl: config.access_token_ttl,
-        }
+        }))
+    }
+
+    /// How long an access token lives.
+    pub fn access_ttl(&self) -> Duration {
+        self.0.access_ttl
     }
 
     pub fn issue(&self, user: Uuid) -> anyhow::Result<String> {
@@ -79,18 +88,19 @@ impl JwtKeys {
         let claims = Claims {
             sub: user.to_string(),
             iat: now,
-            exp: now + self.access_ttl.as_secs(),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            exp: now + self.0.access_ttl.as_secs(),
+            iss: self.0.issuer.clone(),
+            aud: self.0.audience.clone(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(|e| anyhow::anyhow!("encode jwt: {e}"))
     }
 
     /// The user's public id, or `None` for any token that is not ours, not
     /// well-formed or no longer valid. The reason is not told to the client.
     pub fn verify(&self, token: &str) -> Option<AuthUser> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation).ok()?;
         Some(AuthUser {
             id: Uuid::parse_str(&data.claims.sub).ok()?,
             expires_at: data.claims.exp,
@@ -116,6 +126,7 @@ mod tests {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 
     use super::*;
+    use crate::config::Config;
 
     fn keys(secret: &str, aud: &str) -> JwtKeys {
         let config = Config::from_lookup(|k| match k {
@@ -124,7 +135,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        JwtKeys::from_config(&config)
+        JwtKeys::from_config(&config.auth)
     }
 
     fn forge(header: &str, claims: &serde_json::Value, sig: &str) -> String {

@@ -1,7 +1,9 @@
 //! Accounts and tokens: password hashing, JWT access tokens, rotating refresh
-//! tokens, rate limits, and the account flows that tie them together.
+//! tokens, rate limits, the account flows that tie them together, and the
+//! extractors that turn a request's credential into a [`Caller`].
 
 pub mod accounts;
+pub mod extractor;
 pub mod jwt;
 pub mod opaque;
 pub mod password;

@@ -57,22 +57,30 @@ impl PasswordHasherPool {
         })
     }
 
-    // The permit moves into the blocking task: if the request is dropped
-    // mid-hash, the permit is held until argon2 really finishes.
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    /// Runs `work` on a blocking thread once a permit is free. The permit
+    /// moves into the blocking task: if the request is dropped mid-hash, the
+    /// permit is held until argon2 really finishes.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .context("hasher closed")?;
-        let password = password.expose().to_owned();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            hash_blocking(&password)
+            work()
         })
         .await
-        .context("argon2 task")?
+        .context("argon2 task")
+    }
+
+    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let password = password.expose().to_owned();
+        self.run(move || hash_blocking(&password)).await?
     }
 
     /// `stored` is `None` for an unknown account: the dummy hash is checked so
@@ -82,23 +90,16 @@ impl PasswordHasherPool {
         password: &LoginPassword,
         stored: Option<&str>,
     ) -> anyhow::Result<bool> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .context("hasher closed")?;
         let known = stored.is_some();
         let phc: String = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.expose().to_owned();
         let verifications = self.verifications.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            verifications.fetch_add(1, Ordering::Relaxed);
-            verify_blocking(&password, &phc)
-        })
-        .await
-        .context("argon2 task")?;
+        let ok = self
+            .run(move || {
+                verifications.fetch_add(1, Ordering::Relaxed);
+                verify_blocking(&password, &phc)
+            })
+            .await?;
         Ok(ok && known)
     }
 

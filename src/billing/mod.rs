@@ -1,20 +1,27 @@
-//! Billing through Stripe: customers, checkout, the portal, and the sync of
-//! a subscription from Stripe into our table. Stripe is the source of truth;
-//! every write here stores what Stripe says.
+//! Billing through Stripe. Stripe is the source of truth; every write here
+//! stores what Stripe says.
+//!
+//! - [`stripe`]: the Stripe client and every call made to Stripe;
+//! - [`checkout`]: checkout, the customer portal and the success-page sync;
+//! - [`sync`]: the sync engine, one customer at a time, shared by webhooks,
+//!   `syncCheckout`, `entitle sync` and `customer.deleted`;
+//! - [`worker`]: the webhook worker that feeds the sync engine.
 
-pub mod changes;
+pub mod audit;
 pub mod checkout;
+pub mod locks;
+pub mod stripe;
 pub mod sync;
 pub mod worker;
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use sea_orm::DatabaseConnection;
-use stripe::StripeError;
 
+use self::{locks::KeyedLocks, stripe::StripeApi};
 use crate::{
-    config::{Config, origin_of},
+    changes::ChangeFeed,
+    config::{Config, FeatureSource, origin_of},
     domain::{Catalog, access::AccessPolicy},
     error::ApiError,
 };
@@ -25,7 +32,7 @@ pub struct Billing {
 }
 
 struct Inner {
-    client: Option<stripe::Client>,
+    stripe: StripeApi,
     db: DatabaseConnection,
     catalog: Arc<Catalog>,
     policy: AccessPolicy,
@@ -34,8 +41,8 @@ struct Inner {
     customer_locks: KeyedLocks,
     /// Per-customer locks serialising syncs on SQLite (one process).
     sync_locks: KeyedLocks,
-    changes: changes::ChangeFeed,
-    feature_source: crate::config::FeatureSource,
+    changes: ChangeFeed,
+    feature_source: FeatureSource,
 }
 
 impl Billing {
@@ -43,45 +50,28 @@ impl Billing {
         config: &Config,
         db: DatabaseConnection,
         catalog: Arc<Catalog>,
+        changes: ChangeFeed,
     ) -> anyhow::Result<Self> {
-        let client = match &config.stripe {
-            None => {
-                tracing::warn!("STRIPE_SECRET_KEY is not set: checkout and portal are off");
-                None
-            }
-            Some(s) => {
-                let key = String::from_utf8(s.secret_key.expose().to_vec())?;
-                let client = stripe::ClientBuilder::new(key)
-                    .url(s.api_base.clone())
-                    .timeout(s.timeout)
-                    .build()
-                    .map_err(|e| anyhow!("cannot build the Stripe client: {e}"))?;
-                Some(client)
-            }
-        };
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                stripe: StripeApi::new(config.billing.stripe.as_ref())?,
                 db,
                 catalog,
-                policy: config.access_policy,
-                allowed_origins: config.allowed_redirect_origins.clone(),
-                customer_locks: Default::default(),
-                sync_locks: Default::default(),
-                changes: changes::ChangeFeed::new(Arc::new(crate::db::cache::UserRowsCache::new(
-                    config.user_cache_ttl,
-                    100_000,
-                ))),
-                feature_source: config.feature_source,
+                policy: config.access.policy,
+                allowed_origins: config.billing.allowed_redirect_origins.clone(),
+                customer_locks: KeyedLocks::default(),
+                sync_locks: KeyedLocks::default(),
+                changes,
+                feature_source: config.access.feature_source,
             }),
         })
     }
 
     pub fn is_configured(&self) -> bool {
-        self.inner.client.is_some()
+        self.inner.stripe.is_configured()
     }
 
-    pub fn changes(&self) -> &changes::ChangeFeed {
+    pub fn changes(&self) -> &ChangeFeed {
         &self.inner.changes
     }
 
@@ -89,11 +79,12 @@ impl Billing {
         &self.inner.db
     }
 
-    fn client(&self) -> Result<&stripe::Client, ApiError> {
-        self.inner
-            .client
-            .as_ref()
-            .ok_or_else(|| ApiError::StripeUnavailable(anyhow!("STRIPE_SECRET_KEY is not set")))
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.inner.policy
+    }
+
+    fn stripe(&self) -> &StripeApi {
+        &self.inner.stripe
     }
 
     /// A redirect URL the client gave, if its origin is allowed.
@@ -107,65 +98,6 @@ impl Billing {
                 field,
                 format!("{origin} is not an allowed redirect origin"),
             ))
-        }
-    }
-}
-
-/// Maps a Stripe failure to what the client may know: Stripe down, slow, or
-/// refusing our key is `STRIPE_UNAVAILABLE` (retryable); Stripe refusing the
-/// request itself is `BAD_USER_INPUT`. Stripe's own text is logged, not sent.
-pub fn stripe_error(what: &'static str, field: &'static str, err: StripeError) -> ApiError {
-    match err {
-        StripeError::Stripe(api, status)
-            if (400..500).contains(&status) && !matches!(status, 401 | 403 | 409 | 429) =>
-        {
-            tracing::info!(status, code = ?api.code, param = ?api.param, "stripe refused {what}");
-            if status == 404 {
-                ApiError::bad_input(field, "Stripe has no such object")
-            } else {
-                ApiError::bad_input(field, "Stripe refused the request")
-            }
-        }
-        other => ApiError::StripeUnavailable(anyhow!("{what}: {other}")),
-    }
-}
-
-/// Async locks by key whose entries go away when nobody holds or waits for them.
-#[derive(Default)]
-pub struct KeyedLocks {
-    map: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-pub struct KeyedGuard<'a> {
-    locks: &'a KeyedLocks,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl KeyedLocks {
-    pub async fn lock(&self, key: &str) -> KeyedGuard<'_> {
-        let mutex = {
-            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-            map.entry(key.to_owned()).or_default().clone()
-        };
-        KeyedGuard {
-            locks: self,
-            key: key.to_owned(),
-            guard: Some(mutex.lock_owned().await),
-        }
-    }
-}
-
-impl Drop for KeyedGuard<'_> {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut map = self.locks.map.lock().unwrap_or_else(|e| e.into_inner());
-        // Only the map holds it now: no holder, no waiter.
-        if map
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            map.remove(&self.key);
         }
     }
 }

@@ -1,17 +1,17 @@
-//! The webhook processor. Events wait in `stripe_events`; the worker claims
+//! The webhook worker. Events wait in `stripe_events`; the worker claims
 //! due ones (a conditional update, so several instances share the work),
-//! re-reads the customer's subscriptions from Stripe and stores them
-//! (DESIGN.md rule 1: duplicates, reordering and missed events all converge on
-//! Stripe's state), and retries failures with back-off.
+//! hands each to the sync engine, which re-reads the customer from Stripe
+//! (Stripe is the source of truth: duplicates, reordering and missed events
+//! all converge on Stripe's state), and retries failures with back-off.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use entity::stripe_events;
+use entity::{EventStatus, stripe_events};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::Billing;
+use super::{Billing, sync::Cause};
 use crate::{db, error::ApiError};
 
 /// Events that can change what a customer may do: each triggers a sync.
@@ -38,9 +38,26 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds((5i64 << exp.min(10)).min(3600))
 }
 
+/// How processing one event ended.
 pub struct Outcome {
-    pub status: &'static str,
+    pub status: EventStatus,
     pub note: Option<String>,
+}
+
+impl Outcome {
+    fn processed() -> Self {
+        Self {
+            status: EventStatus::Processed,
+            note: None,
+        }
+    }
+
+    fn ignored(why: &str) -> Self {
+        Self {
+            status: EventStatus::Ignored,
+            note: Some(why.to_owned()),
+        }
+    }
 }
 
 /// Runs until the process stops: wakes when a webhook is stored, and every
@@ -84,7 +101,11 @@ pub async fn process_due(
                 Err(e) => {
                     let reason = describe(&e);
                     tracing::warn!(event = %event.id, attempts = event.attempts, error = %reason, "webhook processing failed");
-                    ("failed", Some(reason), Utc::now() + backoff(event.attempts))
+                    (
+                        EventStatus::Failed,
+                        Some(reason),
+                        Utc::now() + backoff(event.attempts),
+                    )
                 }
             };
             db::stripe_events::finish(db, &event.id, event.attempts, status, error, next).await?;
@@ -95,6 +116,7 @@ pub async fn process_due(
     }
 }
 
+/// What an operator reads in `last_error`: the whole cause chain.
 fn describe(e: &ApiError) -> String {
     match e {
         ApiError::StripeUnavailable(cause) | ApiError::Internal(cause) => format!("{cause:#}"),
@@ -105,90 +127,56 @@ fn describe(e: &ApiError) -> String {
 /// Applies one event. Unhandled types and customers we do not know are
 /// recorded as `ignored`, with the reason.
 pub async fn process(billing: &Billing, event: &stripe_events::Model) -> Result<Outcome, ApiError> {
-    let ignored = |why: &str| Outcome {
-        status: "ignored",
-        note: Some(why.to_owned()),
-    };
     if !HANDLED.contains(&event.r#type.as_str()) {
         tracing::info!(event = %event.id, kind = %event.r#type, "webhook type not handled");
-        return Ok(ignored("event type not handled"));
+        return Ok(Outcome::ignored("event type not handled"));
     }
     let Some(customer) = event.customer_id.as_deref() else {
-        return Ok(ignored("the event names no customer"));
+        return Ok(Outcome::ignored("the event names no customer"));
     };
-    let db = billing.db();
-    let mut user = db::users::by_stripe_customer(db, customer).await?;
-    if user.is_none() && event.r#type.starts_with("checkout.session.") {
-        // A checkout that finished before our own record of its customer
-        // (the success page never ran): the session names our user. Only a
-        // checkout may link a customer, so a late event of a deleted
-        // customer cannot link it again.
-        let payload: Value = serde_json::from_str(&event.payload).unwrap_or_default();
-        let object = &payload["data"]["object"];
-        let pid = object["client_reference_id"]
-            .as_str()
-            .or_else(|| object["metadata"]["user_id"].as_str())
-            .and_then(|s| uuid::Uuid::parse_str(s).ok());
-        if let Some(pid) = pid
-            && let Some(u) = db::users::by_pids(db, &[pid]).await?.into_iter().next()
-        {
-            db::users::set_stripe_customer(db, u.id, customer).await?;
-            user = db::users::by_id(db, u.id).await?;
-        }
-    }
-    let Some(user) = user else {
-        return Ok(ignored("no user has this Stripe customer"));
+    let Some(user) = owner(billing, event, customer).await? else {
+        return Ok(Outcome::ignored("no user has this Stripe customer"));
     };
     if event.r#type == "customer.deleted" {
-        // Stripe cancels a deleted customer's subscriptions and has nothing
-        // left to list: record the cancellations ourselves, in one transaction.
-        let now = Utc::now();
-        let _local = billing.sync_locks().lock(customer).await;
-        let txn = match billing.customer_txn(customer).await? {
-            Some(txn) => txn,
-            None => db::begin_write(db).await?,
-        };
-        let ending = db::subscriptions::not_canceled_of_customer(&txn, customer).await?;
-        for sub in &ending {
-            db::audit_log::insert(
-                &txn,
-                entity::audit_log::Model {
-                    id: uuid::Uuid::new_v4(),
-                    user_id: user.id,
-                    stripe_subscription_id: sub.stripe_subscription_id.clone(),
-                    stripe_event_id: Some(event.id.clone()),
-                    from_status: Some(sub.status.clone()),
-                    to_status: "canceled".into(),
-                    from_price: Some(sub.price_id.clone()),
-                    to_price: sub.price_id.clone(),
-                    source: "webhook".into(),
-                    at: now,
-                },
-            )
-            .await?;
-        }
-        db::subscriptions::cancel_all_of_customer(&txn, customer, now).await?;
-        db::users::clear_stripe_customer(&txn, user.id, customer).await?;
-        let local = if ending.is_empty() {
-            None
-        } else {
-            Some(billing.changes().announce(&txn, user.pid).await?)
-        };
-        txn.commit().await?;
-        billing.changes().committed(local);
-        return Ok(Outcome {
-            status: "processed",
-            note: None,
-        });
+        billing.customer_deleted(&user, customer, &event.id).await?;
+        return Ok(Outcome::processed());
     }
     let n = billing
-        .sync_customer(user.id, customer, &super::sync::Cause::webhook(&event.id))
+        .sync_customer(user.id, customer, &Cause::webhook(&event.id))
         .await?;
     tracing::info!(event = %event.id, kind = %event.r#type, user = %user.pid, subscriptions = n, "webhook applied");
-    Ok(Outcome {
-        status: "processed",
-        note: None,
-    })
+    Ok(Outcome::processed())
+}
+
+/// The user whose Stripe customer the event is about. A checkout that
+/// finished before our own record of its customer (the success page never
+/// ran) names our user in the session, and links the customer. Only a
+/// checkout may link one, so a late event of a deleted customer cannot link
+/// it again.
+async fn owner(
+    billing: &Billing,
+    event: &stripe_events::Model,
+    customer: &str,
+) -> Result<Option<entity::users::Model>, ApiError> {
+    let db = billing.db();
+    let user = db::users::by_stripe_customer(db, customer).await?;
+    if user.is_some() || !event.r#type.starts_with("checkout.session.") {
+        return Ok(user);
+    }
+    let payload: Value = serde_json::from_str(&event.payload).unwrap_or_default();
+    let object = &payload["data"]["object"];
+    let pid = object["client_reference_id"]
+        .as_str()
+        .or_else(|| object["metadata"]["user_id"].as_str())
+        .and_then(|s| uuid::Uuid::parse_str(s).ok());
+    let Some(pid) = pid else {
+        return Ok(None);
+    };
+    let Some(u) = db::users::by_pids(db, &[pid]).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    db::users::set_stripe_customer(db, u.id, customer).await?;
+    Ok(db::users::by_id(db, u.id).await?)
 }
 
 #[cfg(test)]

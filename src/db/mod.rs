@@ -3,7 +3,6 @@
 
 pub mod api_keys;
 pub mod audit_log;
-pub mod cache;
 pub mod refresh_tokens;
 pub mod stripe_entitlements;
 pub mod stripe_events;

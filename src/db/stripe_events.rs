@@ -1,5 +1,8 @@
 use chrono::{DateTime, Utc};
-use entity::stripe_events::{self, Column};
+use entity::{
+    EventStatus,
+    stripe_events::{self, Column},
+};
 use sea_orm::{
     ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
@@ -44,13 +47,13 @@ fn due(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(
             Condition::all()
-                .add(Column::Status.is_in(["pending", "failed"]))
+                .add(Column::Status.is_in([EventStatus::Pending, EventStatus::Failed]))
                 .add(Column::NextAttemptAt.lte(now)),
         )
         // A claim whose worker died.
         .add(
             Condition::all()
-                .add(Column::Status.eq("processing"))
+                .add(Column::Status.eq(EventStatus::Processing))
                 .add(Column::LockedUntil.lt(now)),
         )
 }
@@ -79,7 +82,7 @@ pub async fn claim(
     lease: chrono::Duration,
 ) -> Result<Option<stripe_events::Model>, DbErr> {
     let res = stripe_events::Entity::update_many()
-        .col_expr(Column::Status, Expr::value("processing"))
+        .col_expr(Column::Status, Expr::value(EventStatus::Processing))
         .col_expr(Column::LockedUntil, Expr::value(now + lease))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .filter(Column::Id.eq(id))
@@ -100,7 +103,7 @@ pub async fn finish(
     db: &impl ConnectionTrait,
     id: &str,
     claimed_attempts: i32,
-    status: &str,
+    status: EventStatus,
     error: Option<String>,
     next_attempt_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -115,10 +118,14 @@ pub async fn finish(
         )
         .col_expr(
             Column::ProcessedAt,
-            Expr::value(if status == "failed" { None } else { Some(now) }),
+            Expr::value(if status == EventStatus::Failed {
+                None
+            } else {
+                Some(now)
+            }),
         )
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq("processing"))
+        .filter(Column::Status.eq(EventStatus::Processing))
         .filter(Column::Attempts.eq(claimed_attempts))
         .exec(db)
         .await?;
@@ -128,7 +135,7 @@ pub async fn finish(
 /// The newest events, for `entitle events list`.
 pub async fn newest(
     db: &impl ConnectionTrait,
-    status: Option<&str>,
+    status: Option<EventStatus>,
     limit: u64,
 ) -> Result<Vec<stripe_events::Model>, DbErr> {
     let mut q = stripe_events::Entity::find();
@@ -146,7 +153,7 @@ pub async fn newest(
 pub async fn requeue(db: &impl ConnectionTrait, id: Option<&str>) -> Result<u64, DbErr> {
     let now = Utc::now();
     let mut q = stripe_events::Entity::update_many()
-        .col_expr(Column::Status, Expr::value("pending"))
+        .col_expr(Column::Status, Expr::value(EventStatus::Pending))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(
@@ -155,12 +162,12 @@ pub async fn requeue(db: &impl ConnectionTrait, id: Option<&str>) -> Result<u64,
         )
         .filter(
             Condition::any()
-                .add(Column::Status.ne("processing"))
+                .add(Column::Status.ne(EventStatus::Processing))
                 .add(Column::LockedUntil.lt(now)),
         );
     q = match id {
         Some(id) => q.filter(Column::Id.eq(id)),
-        None => q.filter(Column::Status.eq("failed")),
+        None => q.filter(Column::Status.eq(EventStatus::Failed)),
     };
     Ok(q.exec(db).await?.rows_affected)
 }

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use entity::{subscriptions, users};
+use entity::{SubscriptionStatus, subscriptions, users};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -94,7 +94,10 @@ pub async fn cancel_all_of_customer(
 ) -> Result<(), DbErr> {
     use sea_orm::sea_query::Expr;
     subscriptions::Entity::update_many()
-        .col_expr(subscriptions::Column::Status, Expr::value("canceled"))
+        .col_expr(
+            subscriptions::Column::Status,
+            Expr::value(SubscriptionStatus::Canceled),
+        )
         .col_expr(subscriptions::Column::UpdatedAt, Expr::value(now))
         .col_expr(subscriptions::Column::SyncedAt, Expr::value(now))
         .filter(subscriptions::Column::StripeCustomerId.eq(customer_id))
@@ -110,7 +113,7 @@ pub async fn not_canceled_of_customer(
 ) -> Result<Vec<subscriptions::Model>, DbErr> {
     subscriptions::Entity::find()
         .filter(subscriptions::Column::StripeCustomerId.eq(customer_id))
-        .filter(subscriptions::Column::Status.ne("canceled"))
+        .filter(subscriptions::Column::Status.ne(SubscriptionStatus::Canceled))
         .all(db)
         .await
 }

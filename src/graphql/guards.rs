@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Guard, TypeDirective};
 
-use super::viewer::{viewer, viewer_access};
+use super::caller::{access, caller_id};
 use crate::{
     domain::Catalog,
     error::{ApiError, Entitlement},
@@ -30,10 +30,10 @@ pub struct RequireFeature(pub &'static str);
 
 impl Guard for RequireFeature {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        if viewer(ctx)?.is_none() {
+        if caller_id(ctx)?.is_none() {
             return Err(ApiError::Unauthenticated("sign in first").into());
         }
-        if viewer_access(ctx).await?.plan.has_feature(self.0) {
+        if access(ctx).await?.plan.has_feature(self.0) {
             return Ok(());
         }
         let catalog = ctx.data_unchecked::<Arc<Catalog>>();

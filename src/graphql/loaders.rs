@@ -10,7 +10,11 @@ use entity::users;
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
-use crate::db::{self, cache::UserRowsCache};
+use crate::{
+    changes::UserRowsCache,
+    db,
+    error::{ApiError, ApiResult},
+};
 
 pub struct UserLoader {
     db: DatabaseConnection,
@@ -51,18 +55,23 @@ fn cached<V>(keys: &[Uuid], get: impl Fn(&Uuid) -> Option<V>) -> (HashMap<Uuid, 
 pub struct Loaders {
     users: DataLoader<UserLoader>,
     subscriptions: DataLoader<SubscriptionLoader>,
-    pub stripe_features: DataLoader<StripeFeaturesLoader>,
+    stripe_features: DataLoader<StripeFeaturesLoader>,
     cache: Arc<UserRowsCache>,
+}
+
+/// A loader's failure is ours, never the client's: `INTERNAL`, with what was loaded.
+fn failed(what: &'static str) -> impl FnOnce(Arc<DbErr>) -> ApiError {
+    move |e| ApiError::Internal(anyhow::anyhow!(e).context(what))
 }
 
 impl Loaders {
     /// The user with this public id. A cached row is returned at once: the
     /// DataLoader's batching (a spawned task and a 1 ms window) only pays off
     /// for the database.
-    pub async fn user(&self, pid: Uuid) -> Result<Option<users::Model>, Arc<DbErr>> {
+    pub async fn user(&self, pid: Uuid) -> ApiResult<Option<users::Model>> {
         match self.cache.user(&pid) {
             Some(user) => Ok(Some(user)),
-            None => self.users.load_one(pid).await,
+            None => self.users.load_one(pid).await.map_err(failed("load user")),
         }
     }
 
@@ -70,11 +79,27 @@ impl Loaders {
     pub async fn subscriptions_of(
         &self,
         pid: Uuid,
-    ) -> Result<Vec<entity::subscriptions::Model>, Arc<DbErr>> {
+    ) -> ApiResult<Vec<entity::subscriptions::Model>> {
         match self.cache.subscriptions(&pid) {
             Some(subs) => Ok(subs),
-            None => Ok(self.subscriptions.load_one(pid).await?.unwrap_or_default()),
+            None => Ok(self
+                .subscriptions
+                .load_one(pid)
+                .await
+                .map_err(failed("load subscriptions"))?
+                .unwrap_or_default()),
         }
+    }
+
+    /// The stored Stripe entitlements of each of these customers.
+    pub async fn stripe_features_of(
+        &self,
+        customers: impl IntoIterator<Item = String>,
+    ) -> ApiResult<HashMap<String, Vec<String>>> {
+        self.stripe_features
+            .load_many(customers)
+            .await
+            .map_err(failed("load Stripe entitlements"))
     }
 
     pub fn new(db: &DatabaseConnection, cache: &Arc<UserRowsCache>) -> Self {

@@ -1,38 +1,23 @@
-//! The GraphQL API: schema assembly, the HTTP and WebSocket handlers, and the
-//! resolvers, split by domain.
+//! The GraphQL API.
+//!
+//! - transport: [`http`] (GraphQL over HTTP, with [`negotiate`] and
+//!   [`execute`]) and [`ws`] (graphql-transport-ws);
+//! - [`schema`] assembly and its [`limits`];
+//! - [`caller`]: who is calling and what they may do, for [`guards`] and
+//!   resolvers alike;
+//! - [`resolvers`], one file per domain, reading through the [`loaders`] and
+//!   answering with [`views`].
 
-pub mod account;
-pub mod api_keys;
-pub mod billing;
-pub mod catalog;
+pub mod caller;
+pub mod execute;
 pub mod guards;
-pub mod handler;
-pub mod history;
-pub mod live;
+pub mod http;
+pub mod limits;
 pub mod loaders;
+pub mod negotiate;
+pub mod resolvers;
 pub mod schema;
-pub mod types;
-pub mod usage;
-pub mod viewer;
+pub mod views;
+pub mod ws;
 
 pub use schema::{EntitleSchema, build_schema, sdl};
-
-use std::net::{IpAddr, Ipv4Addr};
-
-use crate::auth::Caller;
-
-/// What the transport knows about one request, handed to resolvers as request data.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestMeta {
-    pub caller: Caller,
-    pub client_ip: IpAddr,
-}
-
-impl Default for RequestMeta {
-    fn default() -> Self {
-        Self {
-            caller: Caller::Anonymous,
-            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
-}

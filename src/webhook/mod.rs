@@ -18,8 +18,8 @@ use axum::{
 use chrono::Utc;
 use serde_json::json;
 
-use self::envelope::envelope;
-use crate::{app::AppState, db};
+use self::envelope::{Envelope, envelope};
+use crate::{app::state::AppState, db};
 
 /// The REST boundary's errors; the status tells Stripe whether to retry.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ pub async fn stripe_webhook(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, WebhookError> {
     let body = body.map_err(|e| WebhookError::BadBody(e.status()))?;
-    let secrets = &state.config.webhook_secrets;
+    let secrets = &state.config.webhooks.secrets;
     if secrets.is_empty() {
         return Err(WebhookError::Unavailable(
             "no webhook signing secret is configured",
@@ -71,7 +71,7 @@ pub async fn stripe_webhook(
         &body,
         secrets,
         Utc::now().timestamp(),
-        state.config.webhook_tolerance_secs,
+        state.config.webhooks.tolerance_secs,
     )
     .map_err(WebhookError::BadSignature)?;
     let env = envelope(&body).ok_or(WebhookError::NotAnEvent)?;
@@ -79,32 +79,7 @@ pub async fn stripe_webhook(
         tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
         return Ok(received(true));
     }
-    let payload = String::from_utf8(body.to_vec()).map_err(|_| WebhookError::NotAnEvent)?;
-    let now = Utc::now();
-    let fresh = db::stripe_events::insert_new(
-        &state.db,
-        entity::stripe_events::Model {
-            id: env.id.clone(),
-            r#type: env.kind.clone(),
-            api_version: env.api_version,
-            created: env.created,
-            livemode: env.livemode,
-            customer_id: env.customer,
-            payload,
-            received_at: now,
-            status: "pending".into(),
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: now,
-            locked_until: None,
-            processed_at: None,
-        },
-    )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "storing a webhook event");
-        WebhookError::Unavailable("the event could not be stored; retry")
-    })?;
+    let fresh = store(&state, &env, &body).await?;
     // Committed (or already there): from now on a repeat is answered from memory.
     state.recent_events.stored(&env.id);
     if fresh {
@@ -114,6 +89,34 @@ pub async fn stripe_webhook(
         tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
     }
     Ok(received(!fresh))
+}
+
+/// Stores the event unless it is there already; false for a duplicate.
+async fn store(state: &AppState, env: &Envelope, body: &[u8]) -> Result<bool, WebhookError> {
+    let payload = String::from_utf8(body.to_vec()).map_err(|_| WebhookError::NotAnEvent)?;
+    let now = Utc::now();
+    let row = entity::stripe_events::Model {
+        id: env.id.clone(),
+        r#type: env.kind.clone(),
+        api_version: env.api_version.clone(),
+        created: env.created,
+        livemode: env.livemode,
+        customer_id: env.customer.clone(),
+        payload,
+        received_at: now,
+        status: entity::EventStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: now,
+        locked_until: None,
+        processed_at: None,
+    };
+    db::stripe_events::insert_new(&state.db, row)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing a webhook event");
+            WebhookError::Unavailable("the event could not be stored; retry")
+        })
 }
 
 fn received(duplicate: bool) -> Response {

@@ -70,7 +70,7 @@ async fn store_from(
             user_id: user.id,
             stripe_subscription_id: format!("sub_{}", user.pid.simple()),
             stripe_customer_id: "cus_test".into(),
-            status: status.into(),
+            status: entity::SubscriptionStatus::from_stripe(status).expect("a Stripe status"),
             price_id: price.into(),
             current_period_start: Some(now - started_ago),
             current_period_end: Some(now + period_end),

@@ -2,6 +2,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use entity::EventStatus;
 use serde_json::json;
 use stripe_sim::{Sim, SimConfig};
 
@@ -120,7 +121,7 @@ pub async fn every_event_applied(conn: &sea_orm::DatabaseConnection, ids: &HashS
         (&stored == ids
             && rows
                 .iter()
-                .all(|r| r.status == "processed" || r.status == "ignored"))
+                .all(|r| r.status == EventStatus::Processed || r.status == EventStatus::Ignored))
         .then_some(())
     })
     .await;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use entitle::db;
+use entity::EventStatus;
 use sea_orm::Database;
 use serde_json::{Value, json};
 use stripe_sim::{Chaos, Sim};
@@ -258,7 +259,7 @@ async fn webhooks_alone_carry_a_checkout_a_cancellation_and_its_end(db: Db) {
         .unwrap();
     assert!(!rows.is_empty());
     assert!(
-        rows.iter().all(|r| r.status != "failed"),
+        rows.iter().all(|r| r.status != EventStatus::Failed),
         "{:?}",
         rows.iter()
             .map(|r| (&r.r#type, &r.status, &r.last_error))
@@ -639,7 +640,7 @@ async fn processing_that_fails_while_stripe_is_down_is_retried_and_converges(db:
             .await
             .unwrap();
         rows.into_iter()
-            .find(|r| r.status == "failed" || (r.attempts > 1 && r.last_error.is_some()))
+            .find(|r| r.status == EventStatus::Failed || (r.attempts > 1 && r.last_error.is_some()))
     })
     .await;
     assert!(failed.last_error.is_some());
@@ -653,7 +654,7 @@ async fn processing_that_fails_while_stripe_is_down_is_retried_and_converges(db:
         (s["entitlements"]["plan"] == "pro"
             && rows
                 .iter()
-                .all(|r| r.status == "processed" || r.status == "ignored"))
+                .all(|r| r.status == EventStatus::Processed || r.status == EventStatus::Ignored))
         .then_some(())
     })
     .await;
@@ -739,7 +740,7 @@ async fn an_event_our_typed_client_could_not_parse_is_still_stored_and_handled(d
     let row = eventually("processing", || async {
         stored(&app, "evt_partial")
             .await
-            .filter(|r| r.status == "processed")
+            .filter(|r| r.status == EventStatus::Processed)
     })
     .await;
     assert_eq!(

@@ -1,33 +1,20 @@
 //! `usage`: how much of each plan limit the caller uses, where Entitle can
 //! measure it. Needs `advanced_analytics`.
 
-use async_graphql::{Context, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Object};
 use sea_orm::DatabaseConnection;
 
-use super::{
-    api_keys::{API_KEYS_LIMIT, signed_in_user},
-    guards::{ADVANCED_ANALYTICS, RequireFeature, requiresFeature},
-    viewer::viewer_access,
+use super::api_keys::API_KEYS_LIMIT;
+use crate::{
+    db,
+    domain::catalog::LimitValue,
+    error::ApiError,
+    graphql::{
+        caller::{access, signed_in_user},
+        guards::{ADVANCED_ANALYTICS, RequireFeature, requiresFeature},
+        views::{LimitUsage, Usage},
+    },
 };
-use crate::{db, domain::catalog::LimitValue, error::ApiError};
-
-#[derive(SimpleObject)]
-pub struct LimitUsage {
-    pub name: String,
-    /// Null when Entitle does not measure it (your product reports it).
-    pub used: Option<i32>,
-    /// Null when unlimited.
-    pub limit: Option<i32>,
-}
-
-#[derive(SimpleObject)]
-pub struct Usage {
-    /// The current billing period, when subscribed.
-    pub period_start: Option<DateTime<Utc>>,
-    pub period_end: Option<DateTime<Utc>>,
-    pub limits: Vec<LimitUsage>,
-}
 
 #[derive(Default)]
 pub struct UsageQuery;
@@ -41,7 +28,7 @@ impl UsageQuery {
     )]
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Usage> {
         let user = signed_in_user(ctx).await?;
-        let access = viewer_access(ctx).await?;
+        let access = access(ctx).await?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let keys = db::api_keys::count_active(db, user.id)
             .await

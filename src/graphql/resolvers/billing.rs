@@ -3,53 +3,21 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Object};
 use chrono::Utc;
 
-use super::{api_keys::signed_in_user_uncached, types::BillingSubscription, viewer::facts};
 use crate::{
     billing::Billing,
     domain::{
         Catalog,
-        access::{Decision, decide},
-        subscription::{BillingInterval, SubscriptionStatus},
+        access::{SubscriptionFacts, decide},
+        subscription::BillingInterval,
+    },
+    graphql::{
+        caller::signed_in_user_uncached,
+        views::{BillingSubscription, CheckoutSession, PortalSession},
     },
 };
-
-#[derive(SimpleObject)]
-pub struct CheckoutSession {
-    /// Send the user here (Stripe's hosted checkout page).
-    pub url: String,
-    /// Stripe's id (`cs_…`); pass it to `syncCheckout` from the success page.
-    pub session_id: String,
-}
-
-#[derive(SimpleObject)]
-pub struct PortalSession {
-    /// Send the user here (Stripe's hosted customer portal).
-    pub url: String,
-}
-
-/// The GraphQL view of a stored subscription.
-pub fn billing_subscription(
-    row: &entity::subscriptions::Model,
-    catalog: &Catalog,
-    decision: Decision,
-) -> Option<BillingSubscription> {
-    let status = SubscriptionStatus::from_stripe(&row.status)?;
-    let priced = catalog.plan_for_price(&row.price_id);
-    Some(BillingSubscription {
-        id: async_graphql::ID(row.stripe_subscription_id.clone()),
-        status,
-        plan: priced.map_or_else(|| "unknown".to_owned(), |(p, _)| p.name.clone()),
-        interval: priced.map(|(_, i)| i),
-        current_period_end: row.current_period_end,
-        cancel_at_period_end: row.cancel_at_period_end,
-        cancel_at: row.cancel_at,
-        trial_end: row.trial_end,
-        grants_access: decision.grants_plan() && priced.is_some(),
-    })
-}
 
 #[derive(Default)]
 pub struct BillingMutation;
@@ -106,11 +74,15 @@ impl BillingMutation {
         let Some(row) = billing.sync_checkout(&user, &session_id).await? else {
             return Ok(None);
         };
-        let decision = decide(facts(&row).as_ref(), Utc::now(), billing.policy());
-        Ok(billing_subscription(
+        let decision = decide(
+            Some(&SubscriptionFacts::from(&row)),
+            Utc::now(),
+            billing.policy(),
+        );
+        Ok(Some(BillingSubscription::new(
             &row,
             ctx.data_unchecked::<Arc<Catalog>>(),
             decision,
-        ))
+        )))
     }
 }

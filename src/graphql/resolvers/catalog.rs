@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object};
 
-use super::types::Plan;
-use crate::domain::Catalog;
+use crate::{domain::Catalog, graphql::views::Plan};
 
 #[derive(Default)]
 pub struct CatalogQuery;

@@ -4,76 +4,24 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
-use entity::users;
+use async_graphql::{Context, ID, Object};
+use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
-use super::{
-    guards::{API_ACCESS, RequireFeature, requiresFeature},
-    loaders::Loaders,
-    viewer::{viewer, viewer_access},
-};
 use crate::{
     auth::opaque,
     db::{self, api_keys::NewKey},
     domain::{Catalog, catalog::LimitValue},
     error::{ApiError, ApiResult, Entitlement},
+    graphql::{
+        caller::{access, signed_in_user},
+        guards::{API_ACCESS, RequireFeature, requiresFeature},
+        views::{ApiKey, CreatedApiKey},
+    },
 };
 
 /// The plan limit that caps how many keys a user holds.
 pub const API_KEYS_LIMIT: &str = "api_keys";
-
-#[derive(SimpleObject)]
-pub struct ApiKey {
-    pub id: ID,
-    pub name: String,
-    /// The first characters of the key, to tell keys apart.
-    pub prefix: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<entity::api_keys::Model> for ApiKey {
-    fn from(m: entity::api_keys::Model) -> Self {
-        Self {
-            id: ID(m.id.to_string()),
-            name: m.name,
-            prefix: m.prefix,
-            created_at: m.created_at,
-        }
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct CreatedApiKey {
-    pub api_key: ApiKey,
-    /// The key itself. Shown this once: only its hash is kept.
-    pub secret: String,
-}
-
-/// The caller's account; `UNAUTHENTICATED` when anonymous.
-pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
-    let pid = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
-    ctx.data_unchecked::<Loaders>()
-        .user(pid)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("load user")))?
-        .ok_or(ApiError::Unauthenticated("this account no longer exists"))
-}
-
-/// The caller's account read from the database, not the rows cache: billing
-/// needs the current Stripe customer link, which changes without a change
-/// notification (a checkout creating the customer).
-pub async fn signed_in_user_uncached(ctx: &Context<'_>) -> ApiResult<users::Model> {
-    let pid = viewer(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
-    let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
-    crate::db::users::by_pids(db, &[pid])
-        .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::Unauthenticated("this account no longer exists"))
-}
 
 fn key_name(raw: &str) -> ApiResult<String> {
     let name = raw.trim();
@@ -84,6 +32,30 @@ fn key_name(raw: &str) -> ApiResult<String> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// `ENTITLEMENT_REQUIRED` at the `api_keys` limit, naming the plans with room for more.
+fn at_key_limit(catalog: &Catalog, max: u32) -> ApiError {
+    let roomier = catalog
+        .plans()
+        .iter()
+        .filter(|p| {
+            p.has_feature(API_ACCESS)
+                && match p.limits.get(API_KEYS_LIMIT) {
+                    Some(LimitValue::Unlimited) => true,
+                    Some(LimitValue::Finite(n)) => *n > max,
+                    None => false,
+                }
+        })
+        .map(|p| p.name.clone())
+        .collect();
+    ApiError::EntitlementRequired {
+        need: Entitlement::Limit {
+            name: API_KEYS_LIMIT,
+            max,
+        },
+        plans: roomier,
+    }
 }
 
 #[derive(Default)]
@@ -120,7 +92,7 @@ impl ApiKeyMutation {
     ) -> async_graphql::Result<CreatedApiKey> {
         let name = key_name(&name)?;
         let user = signed_in_user(ctx).await?;
-        let limit = viewer_access(ctx)
+        let limit = access(ctx)
             .await?
             .plan
             .limits
@@ -140,42 +112,18 @@ impl ApiKeyMutation {
                 .await
                 .map_err(ApiError::from)?;
             if held >= u64::from(max) {
-                let catalog = ctx.data_unchecked::<Arc<Catalog>>();
-                let roomier = catalog
-                    .plans()
-                    .iter()
-                    .filter(|p| {
-                        p.has_feature(API_ACCESS)
-                            && match p.limits.get(API_KEYS_LIMIT) {
-                                Some(LimitValue::Unlimited) => true,
-                                Some(LimitValue::Finite(n)) => *n > max,
-                                None => false,
-                            }
-                    })
-                    .map(|p| p.name.clone())
-                    .collect();
-                return Err(ApiError::EntitlementRequired {
-                    need: Entitlement::Limit {
-                        name: API_KEYS_LIMIT,
-                        max,
-                    },
-                    plans: roomier,
-                }
-                .into());
+                return Err(at_key_limit(ctx.data_unchecked::<Arc<Catalog>>(), max).into());
             }
         }
-        let key = db::api_keys::insert(
-            &txn,
-            NewKey {
-                user_id: user.id,
-                name,
-                prefix: secret.chars().take(12).collect(),
-                key_hash: opaque::hash(&secret),
-            },
-            Utc::now(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let key = NewKey {
+            user_id: user.id,
+            name,
+            prefix: secret.chars().take(12).collect(),
+            key_hash: opaque::hash(&secret),
+        };
+        let key = db::api_keys::insert(&txn, key, Utc::now())
+            .await
+            .map_err(ApiError::from)?;
         txn.commit().await.map_err(ApiError::from)?;
         Ok(CreatedApiKey {
             api_key: key.into(),

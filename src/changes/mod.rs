@@ -1,11 +1,14 @@
-//! The change feed behind `entitlementsChanged`: "this user's subscription
-//! changed". On PostgreSQL it goes through `NOTIFY` inside the transaction
-//! that wrote the change (so it is sent only if the change commits) and every
-//! instance `LISTEN`s, so a change processed by one instance reaches clients
-//! of all of them. On SQLite (one process) it is an in-process broadcast sent
-//! after the commit. Each change also evicts the user's rows from the
-//! process's [`UserRowsCache`]: at once on the instance that made it, on the
-//! others when the notification arrives.
+//! The change feed: "this user's access changed" (a subscription synced,
+//! and later keys, roles and grants), and the rows cache it keeps fresh. On
+//! PostgreSQL a change goes through `NOTIFY` inside the transaction that
+//! wrote it (so it is sent only if the change commits) and every instance
+//! `LISTEN`s, so a change made by one instance reaches all of them. On SQLite
+//! (one process) it is an in-process broadcast sent after the commit. Each
+//! change evicts the user's rows from the process's [`UserRowsCache`]: at
+//! once on the instance that made it, on the others when the notification
+//! arrives. `entitlementsChanged` subscribers hear of it the same way.
+
+pub mod cache;
 
 use std::sync::Arc;
 
@@ -13,7 +16,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::db::cache::UserRowsCache;
+pub use self::cache::UserRowsCache;
 
 pub const CHANNEL: &str = "entitle_entitlements";
 

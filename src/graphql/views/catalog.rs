@@ -1,62 +1,9 @@
-//! Output types. Built from models, never the models themselves: hashes,
-//! tokens and internal ids stay out of the schema.
-
-use async_graphql::{ID, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::SimpleObject;
 
 use crate::domain::{
     catalog::{LimitValue, Plan as PlanModel},
-    subscription::{BillingInterval, SubscriptionStatus},
+    subscription::BillingInterval,
 };
-
-#[derive(SimpleObject, Clone)]
-pub struct User {
-    /// The public id; the same as the access token's `sub`.
-    pub id: ID,
-    pub email: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&entity::users::Model> for User {
-    fn from(m: &entity::users::Model) -> Self {
-        Self {
-            id: ID(m.pid.to_string()),
-            email: m.email.clone(),
-            created_at: m.created_at,
-        }
-    }
-}
-
-/// What `register`, `login` and `refresh` return.
-#[derive(SimpleObject)]
-pub struct AuthPayload {
-    /// A JWT for the `Authorization: Bearer` header.
-    pub access_token: String,
-    /// Opaque; single use. Send it to `refresh` for a new pair, and keep only the newest.
-    pub refresh_token: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i32,
-    pub token_type: &'static str,
-    pub user: User,
-}
-
-/// A Stripe subscription as Entitle last saw it. Named apart from the root
-/// `Subscription` type of GraphQL subscriptions, which codegen also sees.
-#[derive(SimpleObject, Clone)]
-pub struct BillingSubscription {
-    /// Stripe's subscription id (`sub_…`).
-    pub id: ID,
-    pub status: SubscriptionStatus,
-    pub plan: String,
-    pub interval: Option<BillingInterval>,
-    pub current_period_end: Option<DateTime<Utc>>,
-    pub cancel_at_period_end: bool,
-    /// When a cancellation scheduled for a given time takes effect.
-    pub cancel_at: Option<DateTime<Utc>>,
-    pub trial_end: Option<DateTime<Utc>>,
-    /// Whether it grants its plan right now (by status, period and policy).
-    pub grants_access: bool,
-}
 
 #[derive(SimpleObject, Clone)]
 pub struct PlanLimit {

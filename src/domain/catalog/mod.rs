@@ -1,0 +1,120 @@
+//! The plan catalogue from `plans.toml`: Stripe price ids → plans → features
+//! and limits. Code asks "may this user do X?", never "is this user on plan Y?".
+//! The file is validated as a whole at start; every problem is reported.
+
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::{collections::BTreeMap, path::Path};
+
+use super::subscription::BillingInterval;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitValue {
+    Finite(u32),
+    Unlimited,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub name: String,
+    pub features: Vec<String>,
+    /// Sorted by name, so responses are stable.
+    pub limits: BTreeMap<String, LimitValue>,
+    pub prices: BTreeMap<BillingInterval, String>,
+    pub trial_days: Option<u32>,
+}
+
+impl Plan {
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    plans: Vec<Plan>,
+    /// The index of the free plan in `plans`.
+    free: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.join("; "))]
+pub struct CatalogError {
+    pub problems: Vec<String>,
+}
+
+impl Catalog {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read plans file {}: {e}", path.display()))?;
+        Self::parse(&text)
+            .map_err(|e| anyhow::anyhow!("invalid plans file {}: {e}", path.display()))
+    }
+
+    /// Parses and validates a whole catalogue; every problem is reported.
+    pub fn parse(text: &str) -> Result<Self, CatalogError> {
+        parse::catalog(text)
+    }
+
+    /// Checks the catalogue against what the code needs: every feature that a
+    /// guard requires is granted by some plan, and every plan granting a
+    /// feature sets the limits that cap it (`(feature, limit)` pairs).
+    pub fn check_requirements(
+        &self,
+        guarded: &[&str],
+        capped_by: &[(&str, &str)],
+    ) -> Result<(), CatalogError> {
+        let mut problems = Vec::new();
+        for feature in guarded {
+            if self.plans_with_feature(feature).next().is_none() {
+                problems.push(format!(
+                    "feature `{feature}` is required by the API but no plan grants it"
+                ));
+            }
+        }
+        for (feature, limit) in capped_by {
+            for plan in self.plans_with_feature(feature) {
+                if !plan.limits.contains_key(*limit) {
+                    problems.push(format!(
+                        "plan `{}` grants `{feature}` but sets no `{limit}` limit",
+                        plan.name
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError { problems })
+        }
+    }
+
+    pub fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+
+    /// The plan of everyone without a subscription that grants access.
+    pub fn free_plan(&self) -> &Plan {
+        &self.plans[self.free]
+    }
+
+    pub fn plan(&self, name: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.name == name)
+    }
+
+    pub fn plan_for_price(&self, price_id: &str) -> Option<(&Plan, BillingInterval)> {
+        self.plans.iter().find_map(|p| {
+            p.prices
+                .iter()
+                .find(|(_, id)| id.as_str() == price_id)
+                .map(|(interval, _)| (p, *interval))
+        })
+    }
+
+    /// The plans that grant `feature`, for upgrade prompts.
+    pub fn plans_with_feature<'a>(&'a self, feature: &'a str) -> impl Iterator<Item = &'a Plan> {
+        self.plans.iter().filter(move |p| p.has_feature(feature))
+    }
+}
