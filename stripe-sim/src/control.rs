@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::{Chaos, render_new_endpoint};
-use crate::state::params::{parse_bool, parse_u64, str_param};
+use crate::state::params::{number_param, parse_bool, parse_u64, str_param};
 use crate::state::{Cause, FinalFailure};
 use crate::{App, form};
 
@@ -38,6 +38,7 @@ pub fn router(app: App) -> Router {
         .route("/_sim/events", get(list_events))
         .route("/_sim/events/{id}/resend", post(resend_event))
         .route("/_sim/deliveries", get(list_deliveries))
+        .route("/_sim/meter_events", get(list_meter_events))
         .route("/_sim/webhook_endpoints", post(add_endpoint))
         .route(
             "/_sim/webhook_endpoints/{id}/roll_secret",
@@ -109,17 +110,10 @@ async fn advance_clock(State(app): State<App>, Body(p): Body) -> ApiResult<Json<
             crate::state::MAX_TIME
         ))
     };
-    let number = |key: &str| -> ApiResult<Option<u64>> {
-        match p.get(key) {
-            None => Ok(None),
-            Some(v) => parse_u64(v).map(Some).ok_or_else(|| {
-                ApiError::invalid(
-                    format!("{key}: a whole, non-negative number"),
-                    key,
-                    "parameter_invalid_integer",
-                )
-            }),
-        }
+    let number = |key: &str| {
+        number_param(&p, key, parse_u64, || {
+            format!("{key}: a whole, non-negative number")
+        })
     };
     let to = number("to")?;
     let seconds = number("seconds")?.unwrap_or(0);
@@ -273,7 +267,8 @@ async fn get_api_chaos(State(app): State<App>) -> Json<Value> {
     ))
 }
 
-/// `{"fail_next": n, "fail_status": 500, "latency_ms": 0}`; `{}` turns it off.
+/// `{"fail_next": n, "fail_status": 500, "latency_ms": 0, "path_prefix": "/v1/…"?}`; `{}`
+/// turns it off.
 async fn set_api_chaos(State(app): State<App>, Body(p): Body) -> ApiResult<Json<Value>> {
     let p = normalise(p);
     let chaos: crate::ApiChaos = serde_json::from_value(p)
@@ -345,6 +340,25 @@ async fn list_deliveries(State(app): State<App>, RawQuery(q): RawQuery) -> ApiRe
         .filter(|d| kind.as_ref().is_none_or(|k| k == &d.event_type))
         .filter(|d| endpoint.as_ref().is_none_or(|e| e == &d.endpoint_id))
         .collect();
+    Ok(Json(json!({"data": data})))
+}
+
+/// Every accepted meter event, oldest first; filter with `event_name`, `customer`.
+async fn list_meter_events(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = form::parse(q.as_deref().unwrap_or_default())?;
+    let event_name = str_param(&q, "event_name");
+    let customer = str_param(&q, "customer");
+    let data: Vec<_> = app.with(|st| {
+        st.meter_events
+            .iter()
+            .filter(|e| event_name.as_ref().is_none_or(|n| n == &e.event_name))
+            .filter(|e| customer.as_ref().is_none_or(|c| c == &e.customer))
+            .cloned()
+            .collect()
+    });
     Ok(Json(json!({"data": data})))
 }
 

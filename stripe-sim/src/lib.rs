@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 pub use catalog::Catalog;
 pub use events::Chaos;
 pub use events::delivery::{Delivery, RetryPolicy};
-pub use state::{API_VERSION, FinalFailure, State, Status};
+pub use state::{API_VERSION, FinalFailure, MeterEvent, State, Status};
 
 /// A webhook endpoint registered at start.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +110,18 @@ pub struct ApiChaos {
     pub fail_status: Option<u16>,
     /// Every `/v1` request waits this long before it is handled.
     pub latency_ms: u64,
+    /// Only requests whose path starts with this (say `/v1/billing/meter_events`) are failed,
+    /// counted and slowed; every `/v1` request when `None`.
+    pub path_prefix: Option<String>,
+}
+
+impl ApiChaos {
+    /// Whether these faults apply to a request for `path`.
+    pub fn applies_to(&self, path: &str) -> bool {
+        self.path_prefix
+            .as_deref()
+            .is_none_or(|prefix| path.starts_with(prefix))
+    }
 }
 
 /// Everything the handlers share.
@@ -344,6 +356,25 @@ impl Sim {
             .api_chaos
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = chaos;
+    }
+
+    /// Makes a `sum` meter for `event_name` (display name the same, default payload keys
+    /// `stripe_customer_id` and `value`) and returns its id.
+    pub fn create_meter(&self, event_name: &str) -> Result<String, error::ApiError> {
+        let params = serde_json::json!({
+            "display_name": event_name,
+            "event_name": event_name,
+            "default_aggregation": {"formula": "sum"},
+        });
+        self.shared.with(|st| {
+            let meter = st.create_meter(&params)?;
+            Ok(meter["id"].as_str().unwrap_or_default().to_string())
+        })
+    }
+
+    /// Every meter event accepted so far, oldest first: what was billed.
+    pub fn meter_events(&self) -> Vec<MeterEvent> {
+        self.shared.with(|st| st.meter_events.clone())
     }
 
     /// Delivers the events kept back while `Chaos::hold` was on.

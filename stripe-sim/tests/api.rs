@@ -476,6 +476,7 @@ async fn an_injected_api_failure_is_a_retryable_api_error_that_changes_nothing()
         fail_next: 1,
         fail_status: Some(503),
         latency_ms: 0,
+        path_prefix: None,
     });
     let (status, err) = stripe_error(CreateCustomer::new().send(&client).await.unwrap_err());
     assert_eq!(status, 503);

@@ -10,17 +10,22 @@ use serde_json::json;
 use crate::App;
 
 /// Stripe being slow or down, as set through `/_sim/api/chaos`: an injected failure is an
-/// `api_error` with `Stripe-Should-Retry: true`, and changes nothing.
+/// `api_error` with `Stripe-Should-Retry: true`, and changes nothing. With a `path_prefix`
+/// only the requests whose path starts with it are slowed or failed (and counted).
 pub(super) async fn inject_faults(State(app): State<App>, req: Request, next: Next) -> Response {
     let (latency, fail) = {
         let mut chaos = app.api_chaos.lock().unwrap_or_else(|e| e.into_inner());
-        let fail = if chaos.fail_next > 0 {
-            chaos.fail_next -= 1;
-            Some(chaos.fail_status.unwrap_or(500))
+        if !chaos.applies_to(req.uri().path()) {
+            (0, None)
         } else {
-            None
-        };
-        (chaos.latency_ms, fail)
+            let fail = if chaos.fail_next > 0 {
+                chaos.fail_next -= 1;
+                Some(chaos.fail_status.unwrap_or(500))
+            } else {
+                None
+            };
+            (chaos.latency_ms, fail)
+        }
     };
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;

@@ -15,6 +15,7 @@ pub mod extract;
 mod faults;
 mod idempotency;
 mod invoices;
+mod meters;
 mod subscriptions;
 mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn router(app: App) -> Router {
         .merge(subscriptions::routes())
         .merge(invoices::routes())
         .merge(catalog::routes())
+        .merge(meters::routes())
         .merge(webhooks::routes())
         .route("/v1", any(errors::unknown_route))
         .route("/v1/", any(errors::unknown_route))

@@ -5,7 +5,7 @@
 //!
 //! This file holds the records and the [`State`] that owns them; each resource's rules live in
 //! a file of their own (`customers`, `checkout`, `subscriptions`, `lifecycle`, `invoices`,
-//! `entitlements`, `clock`, `endpoints`), the JSON Stripe shows of each object in `render`,
+//! `entitlements`, `clock`, `endpoints`, `meters`, `meter_events`), the JSON Stripe shows of each object in `render`,
 //! the reading of request parameters in `params`, and the emitting of events in `emit`.
 
 mod checkout;
@@ -16,6 +16,8 @@ mod endpoints;
 mod entitlements;
 mod invoices;
 mod lifecycle;
+mod meter_events;
+mod meters;
 pub mod params;
 mod render;
 mod subscriptions;
@@ -216,6 +218,97 @@ pub struct Invoice {
     pub lines: Vec<(String, SubscriptionItem)>,
 }
 
+/// How a meter aggregates its events over a period (`default_aggregation[formula]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    Sum,
+    Count,
+    /// The value of the latest event.
+    Last,
+}
+
+impl Aggregation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Count => "count",
+            Aggregation::Last => "last",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Aggregation> {
+        [Aggregation::Sum, Aggregation::Count, Aggregation::Last]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// An hour or a UTC day: a meter's `event_time_window` or a summary's `value_grouping_window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeWindow {
+    Hour,
+    Day,
+}
+
+impl TimeWindow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeWindow::Hour => "hour",
+            TimeWindow::Day => "day",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimeWindow> {
+        [TimeWindow::Hour, TimeWindow::Day]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+
+    pub fn seconds(self) -> i64 {
+        match self {
+            TimeWindow::Hour => 3_600,
+            TimeWindow::Day => DAY,
+        }
+    }
+}
+
+/// A billing meter: what usage events named `event_name` add up to, per customer.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    pub id: String,
+    pub seq: u64,
+    pub created: i64,
+    pub updated: i64,
+    pub display_name: String,
+    pub event_name: String,
+    pub aggregation: Aggregation,
+    /// The payload key that names the customer (`customer_mapping[event_payload_key]`).
+    pub customer_key: String,
+    /// The payload key that holds the value (`value_settings[event_payload_key]`).
+    pub value_key: String,
+    /// Pre-aggregated events: only the last one received in each window counts.
+    pub event_time_window: Option<TimeWindow>,
+    pub active: bool,
+    pub deactivated_at: Option<i64>,
+}
+
+/// A meter event the simulator accepted (`POST /v1/billing/meter_events`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MeterEvent {
+    pub identifier: String,
+    pub event_name: String,
+    /// The meter it was counted on.
+    pub meter: String,
+    pub customer: String,
+    /// The payload's value; `None` for a `count` meter's event sent without one.
+    pub value: Option<i64>,
+    /// When the usage happened (the event's `timestamp`).
+    pub timestamp: i64,
+    /// When the simulator received it (simulated time).
+    pub created: i64,
+    pub payload: BTreeMap<String, String>,
+}
+
 /// Who caused a change: the API request (its id and idempotency key) or the clock.
 #[derive(Debug, Clone, Default)]
 pub struct Cause {
@@ -246,6 +339,11 @@ pub struct State {
     pub portal_sessions: HashMap<String, PortalSession>,
     pub subscriptions: HashMap<String, Subscription>,
     pub invoices: HashMap<String, Invoice>,
+    pub meters: HashMap<String, Meter>,
+    /// Every accepted meter event, in the order received.
+    pub meter_events: Vec<MeterEvent>,
+    /// Meter event identifiers and when they were received, for deduplication.
+    meter_identifiers: HashMap<String, i64>,
     pub endpoints: Vec<WebhookEndpoint>,
     pub events: Vec<std::sync::Arc<EventRecord>>,
     pub chaos: Chaos,
@@ -288,6 +386,9 @@ impl State {
             portal_sessions: HashMap::new(),
             subscriptions: HashMap::new(),
             invoices: HashMap::new(),
+            meters: HashMap::new(),
+            meter_events: Vec::new(),
+            meter_identifiers: HashMap::new(),
             endpoints: Vec::new(),
             events: Vec::new(),
             chaos: Chaos::default(),

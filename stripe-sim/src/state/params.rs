@@ -63,6 +63,56 @@ pub(crate) fn trial_days_param(p: &Value, key: &str, param: &str) -> ApiResult<O
     }
 }
 
+/// An optional parameter that must be one of `choices`; the matching choice.
+pub(crate) fn choice_param<'a>(
+    v: Option<&Value>,
+    param: &str,
+    choices: &[&'a str],
+) -> ApiResult<Option<&'a str>> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    let given = v.as_str().unwrap_or_default();
+    match choices.iter().find(|c| **c == given) {
+        Some(choice) => Ok(Some(choice)),
+        None => Err(ApiError::invalid(
+            format!("Invalid {param}: must be one of {}", choices.join(", ")),
+            param,
+            "parameter_invalid_string",
+        )),
+    }
+}
+
+/// An optional number `p[key]` as `parse` reads it; anything else a 400 `message`.
+pub(crate) fn number_param<T>(
+    p: &Value,
+    key: &str,
+    parse: fn(&Value) -> Option<T>,
+    message: impl FnOnce() -> String,
+) -> ApiResult<Option<T>> {
+    match p.get(key) {
+        None => Ok(None),
+        Some(v) => parse(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(message(), key, "parameter_invalid_integer")),
+    }
+}
+
+/// An optional whole number (negative too), as form bodies carry it: a string of digits.
+pub(crate) fn int_param(p: &Value, key: &str) -> ApiResult<Option<i64>> {
+    number_param(p, key, parse_i64, || {
+        format!("Invalid {key}: must be an integer")
+    })
+}
+
+pub fn parse_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
 /// A quantity parameter: a whole number in 1..=999,999.
 pub(crate) fn quantity_param(item: &Value, param: &str) -> ApiResult<Option<u64>> {
     match item.get("quantity") {

@@ -10,6 +10,7 @@ mod checkout;
 mod customer;
 mod entitlements;
 mod invoice;
+pub(super) mod meter;
 mod subscription;
 
 use serde_json::{Value, json};
