@@ -12,6 +12,7 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const ENTITLEMENT_REQUIRED: &str = "ENTITLEMENT_REQUIRED";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
     pub const STRIPE_UNAVAILABLE: &str = "STRIPE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }
@@ -38,6 +39,8 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// A metered limit would be passed: nothing was counted.
+    LimitExceeded(LimitExceeded),
     /// Stripe did not answer, or not in time, or refused our credentials.
     /// Retryable; the cause is logged, never sent.
     StripeUnavailable(anyhow::Error),
@@ -52,6 +55,18 @@ pub enum Entitlement {
         name: &'static str,
         max: u32,
     },
+}
+
+/// What `LIMIT_EXCEEDED` tells the client, in `extensions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitExceeded {
+    /// The limit's name.
+    pub limit: String,
+    /// Counted so far in the period.
+    pub used: u64,
+    pub max: u64,
+    /// When the period ends and the count starts from zero.
+    pub resets_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -82,6 +97,13 @@ impl ApiError {
             Self::RateLimited { retry_after_secs } => {
                 format!("too many attempts; retry in {retry_after_secs} s")
             }
+            Self::LimitExceeded(e) => format!(
+                "`{}` is at its limit of {} for this period (resets at {})",
+                e.limit,
+                e.max,
+                e.resets_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
             Self::StripeUnavailable(_) => {
                 "billing is unavailable right now; try again shortly".to_owned()
             }
@@ -97,6 +119,7 @@ impl ApiError {
             Self::Conflict(_) => code::CONFLICT,
             Self::EntitlementRequired { .. } => code::ENTITLEMENT_REQUIRED,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::LimitExceeded(_) => code::LIMIT_EXCEEDED,
             Self::StripeUnavailable(_) => code::STRIPE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
@@ -129,6 +152,13 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::StripeUnavailable(_) => ext.set("retryable", true),
                 ApiError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
+                }
+                ApiError::LimitExceeded(e) => {
+                    ext.set("limit", e.limit.as_str());
+                    ext.set("used", e.used);
+                    ext.set("max", e.max);
+                    // As the DateTime scalar writes it.
+                    ext.set("resetsAt", e.resets_at.to_rfc3339());
                 }
                 ApiError::EntitlementRequired { need, plans } => {
                     match need {

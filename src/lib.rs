@@ -12,6 +12,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod metering;
+pub mod operators;
+pub mod outbox;
 pub mod telemetry;
 pub mod webhook;
 

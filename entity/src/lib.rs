@@ -3,15 +3,22 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod grants;
+pub mod operator_actions;
+pub mod outbox;
 pub mod refresh_tokens;
 pub mod status;
 pub mod stripe_entitlements;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;
+pub mod usage_counters;
+pub mod usage_records;
 pub mod users;
 
-pub use status::{ChangeSource, EventStatus, SubscriptionStatus};
+pub use status::{
+    ChangeSource, EventStatus, OperatorAction, OutboxKind, OutboxStatus, Role, SubscriptionStatus,
+};
 
 pub mod prelude {
     pub use super::api_keys::Entity as ApiKeys;

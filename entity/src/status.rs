@@ -145,6 +145,106 @@ impl ChangeSource {
     }
 }
 
+/// What an outbox row carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum OutboxKind {
+    /// A Stripe Billing Meter event (metered usage).
+    #[sea_orm(string_value = "meter_event")]
+    MeterEvent,
+    /// An email.
+    #[sea_orm(string_value = "email")]
+    Email,
+}
+
+/// Where an outbox row is in its sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum OutboxStatus {
+    /// Waiting to be sent (again, after a failure, at `next_attempt_at`).
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Claimed by a worker until `locked_until`.
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    /// The receiver acknowledged it: never sent again.
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    /// Refused for good (a permanent error): kept for an operator.
+    #[sea_orm(string_value = "dead")]
+    Dead,
+}
+
+/// What an account may do as an operator; each includes the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Role {
+    #[sea_orm(string_value = "user")]
+    User,
+    /// Reads any customer.
+    #[sea_orm(string_value = "support")]
+    Support,
+    /// Support, and changes: grants, replays, syncs, sessions, roles.
+    #[sea_orm(string_value = "admin")]
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Self; 3] = [Self::User, Self::Support, Self::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Support => "support",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What an operator did, in the operator audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum OperatorAction {
+    #[sea_orm(string_value = "grant_plan")]
+    GrantPlan,
+    #[sea_orm(string_value = "revoke_grant")]
+    RevokeGrant,
+    #[sea_orm(string_value = "replay_event")]
+    ReplayEvent,
+    #[sea_orm(string_value = "sync_customer")]
+    SyncCustomer,
+    #[sea_orm(string_value = "revoke_sessions")]
+    RevokeSessions,
+    #[sea_orm(string_value = "set_role")]
+    SetRole,
+}
+
+impl OperatorAction {
+    pub const ALL: [Self; 6] = [
+        Self::GrantPlan,
+        Self::RevokeGrant,
+        Self::ReplayEvent,
+        Self::SyncCustomer,
+        Self::RevokeSessions,
+        Self::SetRole,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GrantPlan => "grant_plan",
+            Self::RevokeGrant => "revoke_grant",
+            Self::ReplayEvent => "replay_event",
+            Self::SyncCustomer => "sync_customer",
+            Self::RevokeSessions => "revoke_sessions",
+            Self::SetRole => "set_role",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::ActiveEnum;

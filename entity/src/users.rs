@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::status::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -19,6 +21,8 @@ pub struct Model {
     pub stripe_customer_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// What the account may do as an operator.
+    pub role: Role,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -29,6 +33,14 @@ pub enum Relation {
     Subscriptions,
     #[sea_orm(has_many = "super::api_keys::Entity")]
     ApiKeys,
+    #[sea_orm(has_many = "super::grants::Entity")]
+    Grants,
+}
+
+impl Related<super::grants::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Grants.def()
+    }
 }
 
 impl Related<super::api_keys::Entity> for Entity {

@@ -11,6 +11,12 @@ mod m20261123_000005_create_api_keys;
 mod m20261123_000006_create_stripe_events;
 mod m20261123_000007_create_audit_log;
 mod m20261123_000008_create_stripe_entitlements;
+mod m20261202_000009_add_api_key_last_used;
+mod m20261202_000010_create_usage;
+mod m20261202_000011_create_outbox;
+mod m20261202_000012_add_user_role;
+mod m20261202_000013_create_grants;
+mod m20261202_000014_create_operator_actions;
 
 pub struct Migrator;
 
@@ -26,6 +32,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_stripe_events::Migration),
             Box::new(m20261123_000007_create_audit_log::Migration),
             Box::new(m20261123_000008_create_stripe_entitlements::Migration),
+            Box::new(m20261202_000009_add_api_key_last_used::Migration),
+            Box::new(m20261202_000010_create_usage::Migration),
+            Box::new(m20261202_000011_create_outbox::Migration),
+            Box::new(m20261202_000012_add_user_role::Migration),
+            Box::new(m20261202_000013_create_grants::Migration),
+            Box::new(m20261202_000014_create_operator_actions::Migration),
         ]
     }
 }

@@ -45,6 +45,9 @@ impl Application {
                 },
                 billing: services.billing.clone(),
                 changes: services.changes.clone(),
+                keys: services.auth.keys.clone(),
+                metering: services.metering.clone(),
+                operators: services.operators.clone(),
             },
             &config.graphql,
         );
@@ -54,10 +57,10 @@ impl Application {
         let state = AppState {
             config: Arc::new(config),
             db: services.db.clone(),
-            jwt: services.jwt.clone(),
+            auth: services.auth.clone(),
             schema,
             changes: services.changes.clone(),
-            webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            webhook_wake: services.webhook_wake.clone(),
             recent_events: Arc::new(RecentEvents::new(RECENT_EVENTS)),
         };
         Ok(Self {

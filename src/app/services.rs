@@ -8,15 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::{
-    auth::{Accounts, JwtKeys},
+    auth::{Accounts, Authenticator, JwtKeys, api_keys::ApiKeys},
     billing::Billing,
     changes::{ChangeFeed, UserRowsCache},
     config::Config,
     db,
     domain::Catalog,
     graphql::{guards, resolvers::api_keys::API_KEYS_LIMIT},
+    metering::Metering,
+    operators::Operators,
 };
 
 /// How many users' rows the process keeps in memory at most.
@@ -27,8 +30,14 @@ pub struct Services {
     pub db: DatabaseConnection,
     pub changes: ChangeFeed,
     pub billing: Billing,
-    pub jwt: JwtKeys,
+    pub auth: Authenticator,
     pub accounts: Accounts,
+    pub metering: Metering,
+    pub operators: Operators,
+    /// Wakes the outbox worker when a row is written.
+    pub outbox_wake: Arc<Notify>,
+    /// Wakes the webhook worker when an event is stored (or replayed).
+    pub webhook_wake: Arc<Notify>,
 }
 
 impl Services {
@@ -50,13 +59,31 @@ impl Services {
         let billing = Billing::new(config, db.clone(), catalog.clone(), changes.clone())?;
         let jwt = JwtKeys::from_config(&config.auth);
         let accounts = Accounts::new(db.clone(), jwt.clone(), &config.auth).await?;
+        let auth = Authenticator {
+            jwt,
+            keys: ApiKeys::new(db.clone(), changes.clone()),
+        };
+        let outbox_wake = Arc::new(Notify::new());
+        let metering = Metering::new(db.clone(), catalog.clone(), outbox_wake.clone());
+        let webhook_wake = Arc::new(Notify::new());
+        let operators = Operators {
+            db: db.clone(),
+            billing: billing.clone(),
+            changes: changes.clone(),
+            catalog: catalog.clone(),
+            webhook_wake: webhook_wake.clone(),
+        };
         Ok(Self {
             catalog,
             db,
             changes,
             billing,
-            jwt,
+            auth,
             accounts,
+            metering,
+            operators,
+            outbox_wake,
+            webhook_wake,
         })
     }
 }

@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::{
-    auth::{JwtKeys, extractor::TrustProxy},
+    auth::{Authenticator, extractor::TrustProxy},
     changes::ChangeFeed,
     config::Config,
     graphql::EntitleSchema,
@@ -18,7 +18,8 @@ use crate::{
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
-    pub jwt: JwtKeys,
+    /// Turns a request's credential into its caller.
+    pub auth: Authenticator,
     pub schema: EntitleSchema,
     pub changes: ChangeFeed,
     /// Wakes the webhook worker when an event is stored.
@@ -27,9 +28,9 @@ pub struct AppState {
     pub recent_events: Arc<RecentEvents>,
 }
 
-impl FromRef<AppState> for JwtKeys {
+impl FromRef<AppState> for Authenticator {
     fn from_ref(state: &AppState) -> Self {
-        state.jwt.clone()
+        state.auth.clone()
     }
 }
 

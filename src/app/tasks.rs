@@ -1,10 +1,11 @@
 //! The server's background tasks: the change feed's LISTEN (PostgreSQL), the
-//! webhook worker (when Stripe is configured), and the session pruner.
+//! webhook worker (when Stripe is configured), the outbox worker, and the
+//! session pruner.
 
 use tokio::task::JoinHandle;
 
 use super::{services::Services, state::AppState};
-use crate::{billing::worker, db};
+use crate::{billing::worker, db, outbox::OutboxWorker};
 
 pub struct Tasks(Vec<JoinHandle<()>>);
 
@@ -37,6 +38,14 @@ pub fn spawn(state: &AppState, services: &Services) -> Tasks {
             state.config.webhooks.lease,
         )));
     }
+    tasks.push(tokio::spawn(
+        OutboxWorker {
+            billing: services.billing.clone(),
+            wake: services.outbox_wake.clone(),
+            config: state.config.outbox,
+        }
+        .run(),
+    ));
     Tasks(tasks)
 }
 

@@ -13,12 +13,12 @@ use axum::{
     http::{HeaderValue, header, request::Parts},
 };
 
-use super::jwt::{Caller, JwtKeys};
+use super::{authenticator::Authenticator, caller::Caller};
 
 impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
-    JwtKeys: FromRef<S>,
+    Authenticator: FromRef<S>,
 {
     type Rejection = Infallible;
 
@@ -33,7 +33,7 @@ where
                 .map(HeaderValue::to_str)
             {
                 None => Caller::Anonymous,
-                Some(Ok(value)) => JwtKeys::from_ref(state).caller_from_header(Some(value)),
+                Some(Ok(value)) => Authenticator::from_ref(state).caller(Some(value)).await,
                 Some(Err(_)) => Caller::InvalidToken,
             },
         )

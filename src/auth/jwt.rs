@@ -10,30 +10,7 @@ use uuid::Uuid;
 
 use crate::config::AuthConfig;
 
-/// Who is calling, as established from the `Authorization` header (HTTP) or
-/// `connectionParams` (WebSocket).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Caller {
-    Anonymous,
-    User(AuthUser),
-    /// A token was presented but is not valid. Fields that depend on the caller
-    /// answer `UNAUTHENTICATED` instead of silently treating this as anonymous,
-    /// while `login` and `refresh` still work.
-    InvalidToken,
-}
-
-/// A verified access token: whose it is and until when (Unix seconds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AuthUser {
-    pub id: Uuid,
-    pub expires_at: u64,
-}
-
-impl AuthUser {
-    pub fn is_expired(&self) -> bool {
-        jsonwebtoken::get_current_timestamp() >= self.expires_at
-    }
-}
+pub use super::caller::{AuthUser, Caller};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -107,7 +84,8 @@ impl JwtKeys {
         })
     }
 
-    /// Interprets an `Authorization` header value.
+    /// Interprets an `Authorization` header value as an access token (API
+    /// keys are the [`super::Authenticator`]'s).
     pub fn caller_from_header(&self, value: Option<&str>) -> Caller {
         match value {
             None => Caller::Anonymous,

@@ -1,8 +1,12 @@
-//! Accounts and tokens: password hashing, JWT access tokens, rotating refresh
-//! tokens, rate limits, the account flows that tie them together, and the
-//! extractors that turn a request's credential into a [`Caller`].
+//! Accounts and credentials: password hashing, JWT access tokens, rotating
+//! refresh tokens, API keys, rate limits, the account flows that tie them
+//! together, and the extractors that turn a request's credential into a
+//! [`Caller`].
 
 pub mod accounts;
+pub mod api_keys;
+pub mod authenticator;
+pub mod caller;
 pub mod extractor;
 pub mod jwt;
 pub mod opaque;
@@ -10,4 +14,6 @@ pub mod password;
 pub mod rate_limit;
 
 pub use accounts::Accounts;
-pub use jwt::{AuthUser, Caller, JwtKeys};
+pub use authenticator::Authenticator;
+pub use caller::{AuthUser, Caller, KeyCaller};
+pub use jwt::JwtKeys;

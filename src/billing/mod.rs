@@ -83,7 +83,7 @@ impl Billing {
         &self.inner.policy
     }
 
-    fn stripe(&self) -> &StripeApi {
+    pub fn stripe(&self) -> &StripeApi {
         &self.inner.stripe
     }
 

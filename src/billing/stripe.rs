@@ -5,6 +5,7 @@
 use anyhow::anyhow;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::{
+    billing_meter_event::CreateBillingMeterEvent,
     billing_portal_session::CreateBillingPortalSession,
     subscription::{ListSubscription, ListSubscriptionStatus},
 };
@@ -197,6 +198,76 @@ impl StripeApi {
             .map_err(|e| stripe_error("list active entitlements", "customer", e))?;
         Ok(active.data.into_iter().map(|e| e.lookup_key).collect())
     }
+}
+
+/// One usage report to a Stripe Billing Meter.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct MeterEvent {
+    /// The meter's `event_name`.
+    pub event_name: String,
+    pub customer: String,
+    pub value: u64,
+    /// Stripe deduplicates events by it (for about a day): derived from
+    /// Entitle's own usage-record id, so a resend is never billed twice.
+    pub identifier: String,
+    /// When the usage happened (Unix seconds).
+    pub timestamp: i64,
+}
+
+/// How sending to Stripe failed, for the outbox to decide what follows.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// Stripe down, slow, rate limiting, or refusing our key: try again.
+    Transient(String),
+    /// Stripe refused this request (a 4xx): retrying as is will not help,
+    /// though an operator may fix the cause (create the meter, say).
+    Refused(String),
+}
+
+impl StripeApi {
+    /// Reports usage to a meter. An identifier Stripe has seen already is
+    /// success: Stripe has that event.
+    pub async fn send_meter_event(&self, ev: &MeterEvent) -> Result<(), SendFailure> {
+        let client = self
+            .client()
+            .map_err(|_| SendFailure::Transient("STRIPE_SECRET_KEY is not set".into()))?;
+        let payload = [
+            ("stripe_customer_id".to_owned(), ev.customer.clone()),
+            ("value".to_owned(), ev.value.to_string()),
+        ];
+        let res = CreateBillingMeterEvent::new(ev.event_name.as_str(), payload)
+            .identifier(ev.identifier.as_str())
+            .timestamp(ev.timestamp)
+            .send(client)
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(StripeError::Stripe(api, 400))
+                if is_duplicate(
+                    api.code.as_ref().map(|c| c.as_str()),
+                    api.message.as_deref(),
+                ) =>
+            {
+                Ok(())
+            }
+            Err(StripeError::Stripe(api, status))
+                if (400..500).contains(&status) && !matches!(status, 401 | 403 | 409 | 429) =>
+            {
+                Err(SendFailure::Refused(format!(
+                    "Stripe refused the meter event ({status}, {:?}): {:?}",
+                    api.code, api.message
+                )))
+            }
+            Err(other) => Err(SendFailure::Transient(format!("meter event: {other}"))),
+        }
+    }
+}
+
+/// Stripe's answer to an identifier it has already accepted.
+fn is_duplicate(code: Option<&str>, message: Option<&str>) -> bool {
+    let said =
+        |s: Option<&str>| s.is_some_and(|s| s.contains("duplicate") || s.contains("already"));
+    said(code) || said(message)
 }
 
 /// Maps a Stripe failure to what the client may know: Stripe down, slow, or

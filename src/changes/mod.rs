@@ -9,6 +9,7 @@
 //! arrives. `entitlementsChanged` subscribers hear of it the same way.
 
 pub mod cache;
+mod ttl_map;
 
 use std::sync::Arc;
 

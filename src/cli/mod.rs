@@ -1,11 +1,12 @@
 //! The `entitle` command line: `serve` (the default), `migrate`, `schema`,
-//! `healthcheck`, `events`, `sync`; one file per subcommand.
+//! `healthcheck`, `events`, `sync`, `users`; one file per subcommand.
 
 mod events;
 mod healthcheck;
 mod migrate;
 mod serve;
 mod sync;
+mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,11 @@ pub enum Command {
         #[command(subcommand)]
         action: EventsAction,
     },
+    /// Operators' roles: bootstrap the first admin, list who has a role.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// Re-read subscriptions from Stripe and store them (heals missed webhooks).
     Sync {
         /// One Stripe customer (`cus_…`).
@@ -52,6 +58,21 @@ pub enum Command {
         /// Every user with a Stripe customer.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UsersAction {
+    /// Give a user a role: user, support or admin (bootstraps the first admin).
+    SetRole {
+        email: String,
+        #[arg(value_parser = users::parse_role)]
+        role: entity::Role,
+    },
+    /// List users, optionally of one role.
+    List {
+        #[arg(long, value_parser = users::parse_role)]
+        role: Option<entity::Role>,
     },
 }
 
@@ -99,5 +120,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck => healthcheck::run().await,
         Command::Events { action } => events::run(action).await,
         Command::Sync { customer, all } => sync::run(customer, all).await,
+        Command::Users { action } => users::run(action).await,
     }
 }

@@ -72,6 +72,7 @@ pub struct Config {
     pub access: AccessConfig,
     pub billing: BillingConfig,
     pub webhooks: WebhookConfig,
+    pub outbox: OutboxConfig,
 }
 
 #[derive(Clone)]
@@ -162,6 +163,15 @@ impl fmt::Debug for WebhookConfig {
     }
 }
 
+/// How the outbox worker sends.
+#[derive(Clone, Copy, Debug)]
+pub struct OutboxConfig {
+    /// How long a worker owns a claimed row before another may take it.
+    pub lease: Duration,
+    /// The first retry's delay; each next one doubles, up to an hour.
+    pub retry_base: Duration,
+}
+
 /// Where a subscribed user's features come from; limits always come from `plans.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeatureSource {
@@ -211,6 +221,7 @@ impl Config {
             access: sections::access(&vars)?,
             billing: sections::billing(&vars)?,
             webhooks: sections::webhooks(&vars)?,
+            outbox: sections::outbox(&vars)?,
         })
     }
 }

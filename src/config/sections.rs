@@ -8,8 +8,8 @@ use rand::RngCore;
 
 use super::{
     AccessConfig, AuthConfig, BillingConfig, DEFAULT_DATABASE_URL, DatabaseConfig, Environment,
-    FeatureSource, GraphqlConfig, HttpConfig, MIN_JWT_SECRET_BYTES, Quota, Secret, StripeConfig,
-    WebhookConfig, origin_of, vars::Vars,
+    FeatureSource, GraphqlConfig, HttpConfig, MIN_JWT_SECRET_BYTES, OutboxConfig, Quota, Secret,
+    StripeConfig, WebhookConfig, origin_of, vars::Vars,
 };
 use crate::domain::access::{AccessPolicy, PastDuePolicy};
 
@@ -201,5 +201,12 @@ pub fn webhooks<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<We
         tolerance_secs: i64::try_from(v.positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
             .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
         lease: v.secs("ENTITLE_WEBHOOK_LEASE_SECS", 60)?,
+    })
+}
+
+pub fn outbox<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<OutboxConfig> {
+    Ok(OutboxConfig {
+        lease: v.secs("ENTITLE_OUTBOX_LEASE_SECS", 60)?,
+        retry_base: Duration::from_millis(v.positive("ENTITLE_OUTBOX_RETRY_MS", 5_000)?),
     })
 }

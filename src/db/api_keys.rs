@@ -47,6 +47,7 @@ pub async fn insert(
         key_hash: Set(k.key_hash),
         created_at: Set(now),
         revoked_at: Set(None),
+        last_used_at: Set(None),
     }
     .insert(db)
     .await
@@ -80,4 +81,53 @@ pub async fn revoke(
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// The key with this hash (of any state), with its owner's public id.
+pub async fn owner_by_hash(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+) -> Result<Option<(Uuid, Uuid)>, DbErr> {
+    let found = api_keys::Entity::find()
+        .find_also_related(users::Entity)
+        .filter(Column::KeyHash.eq(key_hash))
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(key, user)| user.map(|u| (key.id, u.pid))))
+}
+
+/// The ids of the user's keys that are not revoked (by the user's public id).
+pub async fn active_ids_of_pid(db: &impl ConnectionTrait, pid: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    Ok(api_keys::Entity::find()
+        .inner_join(users::Entity)
+        .filter(users::Column::Pid.eq(pid))
+        .filter(Column::RevokedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect())
+}
+
+/// Records that the key was used at `now`, unless that was recorded less
+/// than `every` ago (by any instance): a write about once a minute per key,
+/// not one per request.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    every: chrono::Duration,
+) -> Result<(), DbErr> {
+    use sea_orm::Condition;
+    api_keys::Entity::update_many()
+        .col_expr(Column::LastUsedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(Column::LastUsedAt.is_null())
+                .add(Column::LastUsedAt.lt(now - every)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }

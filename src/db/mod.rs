@@ -3,11 +3,16 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod grants;
+pub mod lease;
+pub mod operator_actions;
+pub mod outbox;
 pub mod refresh_tokens;
 pub mod stripe_entitlements;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod token_families;
+pub mod usage;
 pub mod users;
 
 use std::time::Duration;

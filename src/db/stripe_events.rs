@@ -3,10 +3,9 @@ use entity::{
     EventStatus,
     stripe_events::{self, Column},
 };
-use sea_orm::{
-    ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+
+use super::lease::Queue;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, sea_query::OnConflict};
 
 /// Stores an event unless its id is stored already. Returns false for a duplicate.
@@ -43,20 +42,15 @@ pub async fn by_id(
         .await
 }
 
-fn due(now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(Column::Status.is_in([EventStatus::Pending, EventStatus::Failed]))
-                .add(Column::NextAttemptAt.lte(now)),
-        )
-        // A claim whose worker died.
-        .add(
-            Condition::all()
-                .add(Column::Status.eq(EventStatus::Processing))
-                .add(Column::LockedUntil.lt(now)),
-        )
-}
+/// Stored events wait pending (or failed, for a retry) and are processed.
+const QUEUE: Queue<Column, EventStatus> = Queue {
+    status: Column::Status,
+    attempts: Column::Attempts,
+    next_attempt_at: Column::NextAttemptAt,
+    locked_until: Column::LockedUntil,
+    waiting: &[EventStatus::Pending, EventStatus::Failed],
+    working: EventStatus::Processing,
+};
 
 /// Ids of events due for processing, oldest first.
 pub async fn due_ids(
@@ -65,7 +59,7 @@ pub async fn due_ids(
     limit: u64,
 ) -> Result<Vec<String>, DbErr> {
     let rows = stripe_events::Entity::find()
-        .filter(due(now))
+        .filter(QUEUE.due(now))
         .order_by_asc(Column::Created)
         .limit(limit)
         .all(db)
@@ -81,15 +75,11 @@ pub async fn claim(
     now: DateTime<Utc>,
     lease: chrono::Duration,
 ) -> Result<Option<stripe_events::Model>, DbErr> {
-    let res = stripe_events::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(EventStatus::Processing))
-        .col_expr(Column::LockedUntil, Expr::value(now + lease))
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.eq(id))
-        .filter(due(now))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 1 {
+    let which = Condition::all().add(Column::Id.eq(id));
+    if QUEUE
+        .claim::<stripe_events::Entity>(db, which, now, lease)
+        .await?
+    {
         by_id(db, id).await
     } else {
         Ok(None)
@@ -170,4 +160,55 @@ pub async fn requeue(db: &impl ConnectionTrait, id: Option<&str>) -> Result<u64,
         None => q.filter(Column::Status.eq(EventStatus::Failed)),
     };
     Ok(q.exec(db).await?.rows_affected)
+}
+
+/// Where a page of events starts: after this event, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    pub received_at: DateTime<Utc>,
+    pub id: String,
+}
+
+/// Up to `first` events (optionally of one status) received before the
+/// cursor, newest first, in a stable order (received_at, then id).
+pub async fn page(
+    db: &impl ConnectionTrait,
+    status: Option<EventStatus>,
+    after: Option<&EventCursor>,
+    first: u64,
+) -> Result<Vec<stripe_events::Model>, DbErr> {
+    let mut q = stripe_events::Entity::find();
+    if let Some(s) = status {
+        q = q.filter(Column::Status.eq(s));
+    }
+    if let Some(c) = after {
+        q = q.filter(
+            Condition::any()
+                .add(Column::ReceivedAt.lt(c.received_at))
+                .add(
+                    Condition::all()
+                        .add(Column::ReceivedAt.eq(c.received_at))
+                        .add(Column::Id.lt(c.id.clone())),
+                ),
+        );
+    }
+    q.order_by_desc(Column::ReceivedAt)
+        .order_by_desc(Column::Id)
+        .limit(first)
+        .all(db)
+        .await
+}
+
+/// The last `limit` events about a Stripe customer, newest first.
+pub async fn of_customer(
+    db: &impl ConnectionTrait,
+    customer: &str,
+    limit: u64,
+) -> Result<Vec<stripe_events::Model>, DbErr> {
+    stripe_events::Entity::find()
+        .filter(Column::CustomerId.eq(customer))
+        .order_by_desc(Column::ReceivedAt)
+        .limit(limit)
+        .all(db)
+        .await
 }

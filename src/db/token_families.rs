@@ -73,3 +73,18 @@ pub async fn delete_dead(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Resul
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Revokes every live family of the user (every session); returns how many.
+pub async fn revoke_all_of_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let res = token_families::Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -1,5 +1,5 @@
 use chrono::Utc;
-use entity::users;
+use entity::{Role, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -20,6 +20,7 @@ pub async fn insert(
         stripe_customer_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        role: Set(Role::User),
         ..Default::default()
     }
     .insert(db)
@@ -109,6 +110,56 @@ pub async fn clear_stripe_customer(
 pub async fn with_stripe_customer(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> {
     users::Entity::find()
         .filter(users::Column::StripeCustomerId.is_not_null())
+        .all(db)
+        .await
+}
+
+pub async fn by_pid(db: &impl ConnectionTrait, pid: Uuid) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(users::Column::Pid.eq(pid))
+        .one(db)
+        .await
+}
+
+/// Every user with the role, oldest first.
+pub async fn with_role(db: &impl ConnectionTrait, role: Role) -> Result<Vec<users::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    users::Entity::find()
+        .filter(users::Column::Role.eq(role))
+        .order_by_asc(users::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Every admin, locked until the transaction ends (PostgreSQL; SQLite
+/// serialises writers by itself), so two demotions cannot both see another
+/// admin left.
+pub async fn lock_admins(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Admin))
+        .order_by_asc(users::Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await
+}
+
+pub async fn set_role(db: &impl ConnectionTrait, user_id: i32, role: Role) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(users::Column::Role, Expr::value(role))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every user, oldest first (for `entitle users list`).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    users::Entity::find()
+        .order_by_asc(users::Column::Id)
         .all(db)
         .await
 }

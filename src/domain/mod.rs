@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod email;
 pub mod password;
 pub mod subscription;
+pub mod usage;
 
 pub use catalog::Catalog;
 pub use email::Email;

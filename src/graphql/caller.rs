@@ -25,14 +25,14 @@ use uuid::Uuid;
 use super::loaders::Loaders;
 use crate::{
     auth::{
-        Caller, JwtKeys,
+        Authenticator, Caller,
         extractor::{ClientIp, TrustProxy},
     },
     config::FeatureSource,
     db,
     domain::{
         Catalog,
-        access::{self, Access, AccessPolicy},
+        access::{self, Access, AccessPolicy, Rows},
     },
     error::{ApiError, ApiResult},
 };
@@ -73,14 +73,19 @@ pub fn meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().copied().unwrap_or_default()
 }
 
-/// The caller's public id; `None` when anonymous. A token that was presented
-/// but is invalid is an error, so a client knows to refresh rather than being
-/// shown an anonymous view.
+/// The public id of the user calling (by a session or an API key); `None`
+/// when anonymous. A token that was presented but is invalid is an error, so
+/// a client knows to refresh rather than being shown an anonymous view.
 pub fn caller_id(ctx: &Context<'_>) -> ApiResult<Option<Uuid>> {
     match meta(ctx).caller {
         Caller::Anonymous => Ok(None),
         Caller::User(user) => Ok(Some(user.id)),
+        Caller::ApiKey(key) => Ok(Some(key.user)),
         Caller::InvalidToken => Err(ApiError::Unauthenticated("invalid or expired access token")),
+        Caller::InvalidKey => Err(ApiError::Unauthenticated("unknown or revoked API key")),
+        Caller::Unverified => Err(ApiError::Internal(anyhow::anyhow!(
+            "the API key could not be checked"
+        ))),
     }
 }
 
@@ -125,7 +130,8 @@ pub async fn access_of(
     let Some(user) = user else {
         return Ok(Access::free(&rules.catalog));
     };
-    let subs = loaders.subscriptions_of(user).await?;
+    let (subs, grants) =
+        futures_util::try_join!(loaders.subscriptions_of(user), loaders.grants_of(user))?;
     let stripe_features = match rules.feature_source {
         FeatureSource::Plans => None,
         FeatureSource::Stripe => Some(
@@ -134,10 +140,14 @@ pub async fn access_of(
                 .await?,
         ),
     };
+    let rows = Rows {
+        subscriptions: &subs,
+        grants: &grants,
+        stripe_features: stripe_features.as_ref(),
+    };
     Ok(access::resolve(
         &rules.catalog,
-        &subs,
-        stripe_features.as_ref(),
+        rows,
         Utc::now(),
         &rules.policy,
     ))
@@ -166,7 +176,7 @@ pub async fn access(ctx: &Context<'_>) -> ApiResult<Arc<Access>> {
 impl<S> FromRequestParts<S> for RequestMeta
 where
     S: Send + Sync,
-    JwtKeys: FromRef<S>,
+    Authenticator: FromRef<S>,
     TrustProxy: FromRef<S>,
 {
     type Rejection = Infallible;

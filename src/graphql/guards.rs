@@ -1,6 +1,7 @@
-//! Field guards: a field that needs a feature names it once, in
-//! `#[graphql(guard = …, directive = …)]`, so the SDL shows it
-//! (`@requiresFeature`) and the catalogue is checked at start to grant it.
+//! Field guards: a field that needs a feature, or an operator's role, names
+//! it once, in `#[graphql(guard = …, directive = …)]`, so the SDL shows it
+//! (`@requiresFeature`, `@requiresRole`); the catalogue is checked at start
+//! to grant every guarded feature.
 
 #![allow(non_snake_case)] // the directive's Rust name is its GraphQL name
 
@@ -8,8 +9,13 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Guard, TypeDirective};
 
-use super::caller::{access, caller_id};
+use super::{
+    caller::{access, caller_id, meta},
+    loaders::Loaders,
+    views::Role,
+};
 use crate::{
+    auth::Caller,
     domain::Catalog,
     error::{ApiError, Entitlement},
 };
@@ -46,4 +52,52 @@ impl Guard for RequireFeature {
         }
         .into())
     }
+}
+
+/// Lets the field run for anyone but an API key: a key acts for its owner's
+/// product (reading access, recording usage), never for the owner's account
+/// (billing, keys, sessions).
+pub struct SessionOnly;
+
+impl Guard for SessionOnly {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        match meta(ctx).caller {
+            Caller::ApiKey(_) => Err(ApiError::Forbidden(
+                "an API key cannot do this: sign in as the account's owner",
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Marks a field in the SDL with the operator role its guard requires.
+#[TypeDirective(location = "FieldDefinition")]
+pub fn requiresRole(role: Role) {}
+
+/// Lets the field run only for a signed-in operator with at least this role
+/// (read from the account's row, which a role change evicts everywhere).
+/// Anyone else learns nothing: anonymous callers get `UNAUTHENTICATED`,
+/// API keys (which never carry a role) and other users `FORBIDDEN`, before
+/// any argument is looked at.
+pub struct RequireRole(pub entity::Role);
+
+impl Guard for RequireRole {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let caller = meta(ctx).caller;
+        let Caller::User(session) = caller else {
+            caller_id(ctx)?.ok_or(ApiError::Unauthenticated("sign in first"))?;
+            return Err(forbidden().into());
+        };
+        let user = ctx.data_unchecked::<Loaders>().user(session.id).await?;
+        match user {
+            Some(u) if u.role >= self.0 => Ok(()),
+            Some(_) => Err(forbidden().into()),
+            None => Err(ApiError::Unauthenticated("this account no longer exists").into()),
+        }
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError::Forbidden("this needs an operator role you do not have")
 }

@@ -55,6 +55,7 @@ fn cached<V>(keys: &[Uuid], get: impl Fn(&Uuid) -> Option<V>) -> (HashMap<Uuid, 
 pub struct Loaders {
     users: DataLoader<UserLoader>,
     subscriptions: DataLoader<SubscriptionLoader>,
+    grants: DataLoader<GrantLoader>,
     stripe_features: DataLoader<StripeFeaturesLoader>,
     cache: Arc<UserRowsCache>,
 }
@@ -91,6 +92,19 @@ impl Loaders {
         }
     }
 
+    /// The user's comp grants that are not revoked or over.
+    pub async fn grants_of(&self, pid: Uuid) -> ApiResult<Vec<entity::grants::Model>> {
+        match self.cache.grants(&pid) {
+            Some(grants) => Ok(grants),
+            None => Ok(self
+                .grants
+                .load_one(pid)
+                .await
+                .map_err(failed("load grants"))?
+                .unwrap_or_default()),
+        }
+    }
+
     /// The stored Stripe entitlements of each of these customers.
     pub async fn stripe_features_of(
         &self,
@@ -114,6 +128,13 @@ impl Loaders {
             ),
             subscriptions: DataLoader::new(
                 SubscriptionLoader {
+                    db: db.clone(),
+                    cache: cache.clone(),
+                },
+                tokio::spawn,
+            ),
+            grants: DataLoader::new(
+                GrantLoader {
                     db: db.clone(),
                     cache: cache.clone(),
                 },
@@ -145,6 +166,33 @@ impl Loader<Uuid> for SubscriptionLoader {
                 .map(|k| (*k, rows.remove(k).unwrap_or_default()))
                 .collect();
             self.cache.put_subscriptions(ticket, &loaded);
+            found.extend(loaded);
+        }
+        Ok(found)
+    }
+}
+
+/// Every comp grant of a user that is not revoked or over, keyed by the
+/// user's public id.
+pub struct GrantLoader {
+    db: DatabaseConnection,
+    cache: Arc<UserRowsCache>,
+}
+
+impl Loader<Uuid> for GrantLoader {
+    type Value = Vec<entity::grants::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let (mut found, missing) = cached(keys, |k| self.cache.grants(k));
+        if !missing.is_empty() {
+            let ticket = self.cache.ticket();
+            let mut rows = db::grants::live_of_pids(&self.db, &missing, chrono::Utc::now()).await?;
+            let loaded: HashMap<Uuid, Self::Value> = missing
+                .iter()
+                .map(|k| (*k, rows.remove(k).unwrap_or_default()))
+                .collect();
+            self.cache.put_grants(ticket, &loaded);
             found.extend(loaded);
         }
         Ok(found)

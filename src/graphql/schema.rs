@@ -22,12 +22,19 @@ use super::{
         catalog::CatalogQuery,
         history::HistoryQuery,
         live::SubscriptionRoot,
-        usage::UsageQuery,
+        operators::{OperatorMutation, OperatorQuery},
+        usage::{UsageMutation, UsageQuery},
         viewer::ViewerQuery,
     },
 };
 use crate::{
-    auth::Accounts, billing::Billing, changes::ChangeFeed, config::GraphqlConfig, domain::Catalog,
+    auth::{Accounts, api_keys::ApiKeys},
+    billing::Billing,
+    changes::ChangeFeed,
+    config::GraphqlConfig,
+    domain::Catalog,
+    metering::Metering,
+    operators::Operators,
 };
 
 #[derive(MergedObject, Default)]
@@ -38,11 +45,18 @@ pub struct QueryRoot(
     ApiKeyQuery,
     HistoryQuery,
     UsageQuery,
+    OperatorQuery,
 );
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountMutation, BillingMutation, ApiKeyMutation);
+pub struct MutationRoot(
+    AccountMutation,
+    BillingMutation,
+    ApiKeyMutation,
+    UsageMutation,
+    OperatorMutation,
+);
 
 pub type EntitleSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -67,6 +81,9 @@ pub struct SchemaDeps {
     pub rules: AccessRules,
     pub billing: Billing,
     pub changes: ChangeFeed,
+    pub keys: ApiKeys,
+    pub metering: Metering,
+    pub operators: Operators,
 }
 
 pub fn build_schema(deps: SchemaDeps, config: &GraphqlConfig) -> EntitleSchema {
@@ -77,6 +94,9 @@ pub fn build_schema(deps: SchemaDeps, config: &GraphqlConfig) -> EntitleSchema {
         .data(deps.rules)
         .data(deps.billing)
         .data(deps.changes)
+        .data(deps.keys)
+        .data(deps.metering)
+        .data(deps.operators)
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)

@@ -11,17 +11,23 @@ use axum::{
     response::Response,
 };
 
+use futures_util::{
+    StreamExt,
+    stream::{self, BoxStream},
+};
+
 use super::{caller::RequestMeta, execute::ensure_code, loaders::Loaders, schema::EntitleSchema};
 use crate::{
     app::state::AppState,
-    auth::{Caller, JwtKeys, extractor::ClientIp},
+    auth::{Authenticator, Caller, extractor::ClientIp},
     error::code,
 };
 
-/// graphql-transport-ws. The access token comes in `connectionParams` as
-/// `{ "authorization": "Bearer …" }` or `{ "authToken": "…" }`; an invalid one
-/// refuses the connection, so the client refreshes and reconnects. Once the
-/// token expires, new operations on the connection are refused the same way.
+/// graphql-transport-ws. The credential comes in `connectionParams` as
+/// `{ "authorization": "Bearer …" }` or `{ "authToken": "…" }` (an access
+/// token or an API key); an invalid one refuses the connection, so the client
+/// refreshes and reconnects. Once the token expires, or the key is revoked,
+/// new operations on the connection are refused the same way.
 pub async fn graphql_ws(
     State(state): State<AppState>,
     ClientIp(client_ip): ClientIp,
@@ -36,14 +42,19 @@ pub async fn graphql_ws(
             let caller = Arc::new(OnceLock::new());
             let executor = WsExecutor {
                 schema: state.schema.clone(),
+                auth: state.auth.clone(),
                 caller: caller.clone(),
             };
             GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |params| async move {
-                    let found = caller_from_params(&state.jwt, &params);
-                    if found == Caller::InvalidToken {
-                        return Err(async_graphql::Error::new("invalid or expired access token")
-                            .extend_with(|_, e| e.set("code", code::UNAUTHENTICATED)));
+                    let found = match authorization(&params) {
+                        Ok(value) => state.auth.caller(value.as_deref()).await,
+                        // Present but not a string: a client bug, not an anonymous caller.
+                        Err(()) => Caller::InvalidToken,
+                    };
+                    if let Some((code, message)) = refusal(found) {
+                        return Err(async_graphql::Error::new(message)
+                            .extend_with(|_, e| e.set("code", code)));
                     }
                     let _ = caller.set(found);
                     let mut data = Data::default();
@@ -58,45 +69,57 @@ pub async fn graphql_ws(
         })
 }
 
-fn caller_from_params(jwt: &JwtKeys, params: &serde_json::Value) -> Caller {
+/// The `Authorization` value the connection presents, if any; `authToken`
+/// carries a bare token.
+fn authorization(params: &serde_json::Value) -> Result<Option<String>, ()> {
     let field = |name: &str| params.get(name).filter(|v| !v.is_null());
     match (
         field("authorization").or_else(|| field("Authorization")),
         field("authToken"),
     ) {
-        (Some(serde_json::Value::String(h)), _) => jwt.caller_from_header(Some(h)),
-        (None, Some(serde_json::Value::String(t))) => {
-            jwt.caller_from_header(Some(&format!("Bearer {t}")))
-        }
-        (None, None) => Caller::Anonymous,
-        // Present but not a string: a client bug, not an anonymous caller.
-        _ => Caller::InvalidToken,
+        (Some(serde_json::Value::String(h)), _) => Ok(Some(h.clone())),
+        (None, Some(serde_json::Value::String(t))) => Ok(Some(format!("Bearer {t}"))),
+        (None, None) => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// Why a connection with this caller is refused, if it is.
+fn refusal(caller: Caller) -> Option<(&'static str, &'static str)> {
+    match caller {
+        Caller::InvalidToken => Some((code::UNAUTHENTICATED, "invalid or expired access token")),
+        Caller::InvalidKey => Some((code::UNAUTHENTICATED, "unknown or revoked API key")),
+        Caller::Unverified => Some((code::INTERNAL, "internal error")),
+        _ => None,
     }
 }
 
 /// Runs WebSocket operations: refuses them once the connection's token has
-/// expired, and gives every error a code, as the HTTP handler does.
+/// expired or its key was revoked, and gives every error a code, as the
+/// HTTP handler does.
 #[derive(Clone)]
 struct WsExecutor {
     schema: EntitleSchema,
+    auth: Authenticator,
     caller: Arc<OnceLock<Caller>>,
 }
 
 impl WsExecutor {
-    fn expired(&self) -> bool {
-        matches!(self.caller.get(), Some(Caller::User(u)) if u.is_expired())
+    async fn refused(&self) -> Option<async_graphql::Response> {
+        let caller = self.caller.get()?;
+        if self.auth.still_valid(caller).await {
+            return None;
+        }
+        let message = match caller {
+            Caller::ApiKey(_) => "the API key was revoked",
+            _ => "the access token has expired; reconnect with a fresh one",
+        };
+        let mut err = ServerError::new(message, None);
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code::UNAUTHENTICATED);
+        Some(async_graphql::Response::from_errors(vec![err]))
     }
-}
-
-fn expired_response() -> async_graphql::Response {
-    let mut err = ServerError::new(
-        "the access token has expired; reconnect with a fresh one",
-        None,
-    );
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code::UNAUTHENTICATED);
-    async_graphql::Response::from_errors(vec![err])
 }
 
 fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
@@ -108,8 +131,8 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
 
 impl async_graphql::Executor for WsExecutor {
     async fn execute(&self, request: Request) -> async_graphql::Response {
-        if self.expired() {
-            return expired_response();
+        if let Some(refused) = self.refused().await {
+            return refused;
         }
         with_codes(self.schema.execute(request).await)
     }
@@ -118,14 +141,19 @@ impl async_graphql::Executor for WsExecutor {
         &self,
         request: Request,
         session_data: Option<Arc<Data>>,
-    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
-        use futures_util::StreamExt;
-        if self.expired() {
-            return futures_util::stream::once(async { expired_response() }).boxed();
-        }
-        self.schema
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-            .map(with_codes)
-            .boxed()
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let this = self.clone();
+        stream::once(async move {
+            match this.refused().await {
+                Some(refused) => stream::once(async { refused }).boxed(),
+                None => this
+                    .schema
+                    .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                    .map(with_codes)
+                    .boxed(),
+            }
+        })
+        .flatten()
+        .boxed()
     }
 }

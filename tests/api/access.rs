@@ -23,11 +23,11 @@ on_both_databases!(
 
 /// These tests write subscription rows straight into the database, behind the
 /// server's back, so the rows cache (kept fresh by billing's change feed) is off.
-const UNCACHED: &[(&str, &str)] = &[("ENTITLE_USER_CACHE_TTL_MS", "0")];
+pub(crate) const UNCACHED: &[(&str, &str)] = &[("ENTITLE_USER_CACHE_TTL_MS", "0")];
 
 const QUERY: &str = "{ subscription { id status plan interval cancelAtPeriodEnd grantsAccess } entitlements { plan features } }";
 
-async fn store(
+pub(crate) async fn store(
     app: &TestApp,
     email: &str,
     status: &str,
@@ -48,7 +48,7 @@ async fn store(
 }
 
 /// Stores a subscription whose current period started `started_ago` and ends in `period_end`.
-async fn store_from(
+pub(crate) async fn store_from(
     app: &TestApp,
     email: &str,
     status: &str,
@@ -416,7 +416,8 @@ async fn usage_needs_advanced_analytics_and_counts_api_keys(db: Db) {
         body["data"]["usage"]["limits"],
         json!([
             { "name": "api_keys", "used": 2, "limit": 5 },
-            { "name": "monthly_requests", "used": null, "limit": 100000 }
+            // Metered: counted by recordUsage, none yet this period.
+            { "name": "monthly_requests", "used": 0, "limit": 100000 }
         ]),
         "{body}"
     );

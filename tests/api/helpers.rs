@@ -268,6 +268,12 @@ impl TestApp {
         }
     }
 
+    /// Stops the server as a crash would (its task aborted, nothing
+    /// finished), keeping the database for another instance.
+    pub fn stop(&self) {
+        self.server.abort();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -334,4 +340,29 @@ pub fn unique_email(prefix: &str) -> String {
         "{prefix}-{}@example.com",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
+}
+
+/// A plans file with `text`, for a server started with `ENTITLE_PLANS` set to
+/// the returned path; deleted when the guard drops (the server reads it at start).
+pub struct PlansFile(pub PathBuf);
+
+impl PlansFile {
+    pub fn new(text: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "entitle-plans-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&path, text).expect("write plans file");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp path")
+    }
+}
+
+impl Drop for PlansFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

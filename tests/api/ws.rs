@@ -16,10 +16,10 @@ on_both_databases!(
     operations_on_a_connection_whose_token_expired_are_refused,
 );
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp) -> Ws {
+pub(crate) async fn connect(app: &TestApp) -> Ws {
     let mut req = format!("ws://{}/graphql/ws", app.addr)
         .into_client_request()
         .unwrap();
@@ -33,13 +33,13 @@ async fn connect(app: &TestApp) -> Ws {
     ws
 }
 
-enum Frame {
+pub(crate) enum Frame {
     Json(Value),
     Closed(Option<(u16, String)>),
 }
 
 /// The next text frame as JSON, or the close, skipping pings.
-async fn next_frame(ws: &mut Ws) -> Frame {
+pub(crate) async fn next_frame(ws: &mut Ws) -> Frame {
     let deadline = std::time::Duration::from_secs(10);
     loop {
         let msg = tokio::time::timeout(deadline, ws.next())
@@ -56,22 +56,22 @@ async fn next_frame(ws: &mut Ws) -> Frame {
     }
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
     match next_frame(ws).await {
         Frame::Json(v) => v,
         Frame::Closed(c) => panic!("expected a message, the server closed: {c:?}"),
     }
 }
 
-async fn send(ws: &mut Ws, v: Value) {
+pub(crate) async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-async fn init(ws: &mut Ws, payload: Value) {
+pub(crate) async fn init(ws: &mut Ws, payload: Value) {
     send(ws, json!({ "type": "connection_init", "payload": payload })).await;
 }
 
-async fn subscribe(ws: &mut Ws, id: &str, query: &str) -> Value {
+pub(crate) async fn subscribe(ws: &mut Ws, id: &str, query: &str) -> Value {
     send(
         ws,
         json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),

@@ -10,7 +10,7 @@ mod resolve;
 
 pub use self::{
     pick::{Candidate, pick},
-    resolve::{Access, resolve},
+    resolve::{Access, Rows, Source, SourceKind, grant_holds, resolve},
 };
 
 use chrono::{DateTime, Duration, Utc};

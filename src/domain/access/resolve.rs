@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::subscriptions;
+use entity::{grants, subscriptions};
 
 use super::{AccessPolicy, Candidate, Decision, SubscriptionFacts, pick};
 use crate::domain::catalog::{Catalog, Plan};
@@ -12,10 +12,34 @@ use crate::domain::catalog::{Catalog, Plan};
 /// What the caller may do now, and why.
 #[derive(Clone, Debug)]
 pub struct Access {
-    /// The features and limits that apply.
+    /// The features and limits that apply: the subscription's plan (or the
+    /// free plan), with every comp grant that holds added to it.
     pub plan: Plan,
     /// The current subscription and what it decides, when there is one.
     pub subscription: Option<(subscriptions::Model, Decision)>,
+    /// Where the features and limits come from, for operators.
+    pub sources: Vec<Source>,
+}
+
+/// One origin of what a user may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// The plan it gives (for Stripe entitlements, the subscription's plan).
+    pub plan: String,
+    pub features: Vec<String>,
+    /// Until when, when known.
+    pub until: Option<DateTime<Utc>>,
+    /// The subscription or grant id.
+    pub reference: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Subscription,
+    Grant,
+    /// Stripe's Entitlements API (`ENTITLE_FEATURE_SOURCE=stripe`).
+    StripeEntitlements,
 }
 
 impl Access {
@@ -24,21 +48,87 @@ impl Access {
         Self {
             plan: catalog.free_plan().clone(),
             subscription: None,
+            sources: Vec::new(),
         }
     }
 }
 
-/// What a user's stored subscriptions grant at `now`. With features from
-/// Stripe (`stripe_features`, the stored active entitlements by customer),
-/// the plan's features are those of the granting subscription's customer,
-/// and only while it grants, so the access rules still decide when.
+/// A user's stored rows that access is decided from.
+#[derive(Clone, Copy, Default)]
+pub struct Rows<'a> {
+    pub subscriptions: &'a [subscriptions::Model],
+    pub grants: &'a [grants::Model],
+    /// With features from Stripe: the stored active entitlements by customer.
+    pub stripe_features: Option<&'a HashMap<String, Vec<String>>>,
+}
+
+/// Whether a grant holds at `now`.
+pub fn grant_holds(g: &grants::Model, now: DateTime<Utc>) -> bool {
+    g.revoked_at.is_none() && g.starts_at <= now && now < g.until
+}
+
+/// What a user's rows grant at `now`. With features from Stripe, the plan's
+/// features are those of the granting subscription's customer, and only
+/// while it grants, so the access rules still decide when. Each comp grant
+/// that holds adds its plan: the union of the features, the highest value
+/// of each limit.
 pub fn resolve(
     catalog: &Catalog,
-    subs: &[subscriptions::Model],
-    stripe_features: Option<&HashMap<String, Vec<String>>>,
+    rows: Rows<'_>,
     now: DateTime<Utc>,
     policy: &AccessPolicy,
 ) -> Access {
+    let mut access = from_subscriptions(catalog, rows, now, policy);
+    let mut holding: Vec<&grants::Model> =
+        rows.grants.iter().filter(|g| grant_holds(g, now)).collect();
+    holding.sort_by_key(|g| std::cmp::Reverse(g.until));
+    let subscribed = access
+        .subscription
+        .as_ref()
+        .is_some_and(|(_, d)| d.grants_plan());
+    for (i, grant) in holding.into_iter().enumerate() {
+        let Some(plan) = catalog.plan(&grant.plan) else {
+            continue; // a plan since removed from plans.toml grants nothing
+        };
+        if i == 0 && !subscribed {
+            access.plan.name = plan.name.clone();
+        }
+        add(&mut access.plan, plan);
+        access.sources.push(Source {
+            kind: SourceKind::Grant,
+            plan: plan.name.clone(),
+            features: plan.features.clone(),
+            until: Some(grant.until),
+            reference: grant.id.to_string(),
+        });
+    }
+    access
+}
+
+/// The union of features, and the highest value of each limit.
+fn add(to: &mut Plan, from: &Plan) {
+    for f in &from.features {
+        if !to.has_feature(f) {
+            to.features.push(f.clone());
+        }
+    }
+    for (name, limit) in &from.limits {
+        match to.limits.get(name) {
+            Some(ours) if ours.max >= limit.max => {}
+            _ => {
+                to.limits.insert(name.clone(), limit.clone());
+            }
+        }
+    }
+}
+
+fn from_subscriptions(
+    catalog: &Catalog,
+    rows: Rows<'_>,
+    now: DateTime<Utc>,
+    policy: &AccessPolicy,
+) -> Access {
+    let subs = rows.subscriptions;
     let candidates: Vec<Candidate<'_>> = subs
         .iter()
         .map(|s| Candidate {
@@ -52,96 +142,32 @@ pub fn resolve(
         return Access::free(catalog);
     };
     let sub = &subs[i];
-    let mut plan = match decision {
-        Decision::Plan { .. } => catalog
-            .plan_for_price(&sub.price_id)
-            .map_or_else(|| catalog.free_plan().clone(), |(p, _)| p.clone()),
-        Decision::Free(_) => catalog.free_plan().clone(),
-    };
-    if let Some(features) = stripe_features
-        && decision.grants_plan()
+    let mut access = Access::free(catalog);
+    if let (Decision::Plan { until }, Some((plan, _))) =
+        (decision, catalog.plan_for_price(&sub.price_id))
     {
-        plan.features = features
-            .get(&sub.stripe_customer_id)
-            .cloned()
-            .unwrap_or_default();
+        access.plan = plan.clone();
+        let mut source = Source {
+            kind: SourceKind::Subscription,
+            plan: plan.name.clone(),
+            features: plan.features.clone(),
+            until,
+            reference: sub.stripe_subscription_id.clone(),
+        };
+        if let Some(features) = rows.stripe_features {
+            access.plan.features = features
+                .get(&sub.stripe_customer_id)
+                .cloned()
+                .unwrap_or_default();
+            source.kind = SourceKind::StripeEntitlements;
+            source.features = access.plan.features.clone();
+        }
+        access.sources.push(source);
     }
-    Access {
-        plan,
-        subscription: Some((sub.clone(), decision)),
-    }
+    access.subscription = Some((sub.clone(), decision));
+    access
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::Duration;
-    use entity::SubscriptionStatus;
-    use uuid::Uuid;
-
-    use super::*;
-
-    const PLANS: &str = include_str!("../../../plans.toml");
-
-    fn t(hours: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
-    }
-
-    fn row(status: SubscriptionStatus, price: &str, end: i64) -> subscriptions::Model {
-        subscriptions::Model {
-            id: Uuid::new_v4(),
-            user_id: 1,
-            stripe_subscription_id: format!("sub_{}", Uuid::new_v4().simple()),
-            stripe_customer_id: "cus_1".into(),
-            status,
-            price_id: price.into(),
-            current_period_start: Some(t(end - 24)),
-            current_period_end: Some(t(end)),
-            trial_end: None,
-            cancel_at_period_end: false,
-            cancel_at: None,
-            canceled_at: None,
-            created_at: t(-100),
-            updated_at: t(-100),
-            synced_at: t(-100),
-        }
-    }
-
-    #[test]
-    fn the_granting_subscription_gives_its_plan_and_an_ended_one_the_free_plan() {
-        let catalog = Catalog::parse(PLANS).unwrap();
-        let policy = AccessPolicy::default();
-        assert_eq!(
-            resolve(&catalog, &[], None, t(0), &policy).plan.name,
-            "free"
-        );
-
-        let active = row(SubscriptionStatus::Active, "price_pro_monthly", 10);
-        let access = resolve(&catalog, std::slice::from_ref(&active), None, t(0), &policy);
-        assert_eq!(access.plan.name, "pro");
-        assert!(access.subscription.unwrap().1.grants_plan());
-
-        let ended = row(SubscriptionStatus::Canceled, "price_pro_monthly", 10);
-        let access = resolve(&catalog, &[ended], None, t(0), &policy);
-        assert_eq!(access.plan.name, "free");
-        assert!(!access.subscription.unwrap().1.grants_plan());
-    }
-
-    #[test]
-    fn features_from_stripe_replace_the_plans_only_while_it_grants() {
-        let catalog = Catalog::parse(PLANS).unwrap();
-        let policy = AccessPolicy::default();
-        let stripe = HashMap::from([("cus_1".to_owned(), vec!["from_stripe".to_owned()])]);
-        let active = row(SubscriptionStatus::Active, "price_pro_monthly", 10);
-        let access = resolve(&catalog, &[active], Some(&stripe), t(0), &policy);
-        assert_eq!(access.plan.features, ["from_stripe"]);
-        // No entitlements stored for the customer: none.
-        let other = HashMap::new();
-        let active = row(SubscriptionStatus::Active, "price_pro_monthly", 10);
-        let access = resolve(&catalog, &[active], Some(&other), t(0), &policy);
-        assert!(access.plan.features.is_empty());
-        // Not granting: the free plan's own features.
-        let unpaid = row(SubscriptionStatus::Unpaid, "price_pro_monthly", 10);
-        let access = resolve(&catalog, &[unpaid], Some(&stripe), t(0), &policy);
-        assert_eq!(access.plan.features, catalog.free_plan().features);
-    }
-}
+#[path = "resolve_tests.rs"]
+mod tests;

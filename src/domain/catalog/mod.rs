@@ -10,10 +10,48 @@ use std::{collections::BTreeMap, path::Path};
 
 use super::subscription::BillingInterval;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LimitValue {
     Finite(u32),
     Unlimited,
+}
+
+impl LimitValue {
+    /// Whether `n` stays within it.
+    pub fn allows(self, n: u64) -> bool {
+        match self {
+            Self::Finite(max) => n <= u64::from(max),
+            Self::Unlimited => true,
+        }
+    }
+}
+
+/// One limit of a plan: a cap on something held (`api_keys = 5`), or a
+/// metered allowance counted per period (`{ max = 1000, metered = true }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub max: LimitValue,
+    /// `Some` for a metered limit.
+    pub metering: Option<Metering>,
+}
+
+impl Limit {
+    pub fn cap(max: LimitValue) -> Self {
+        Self {
+            max,
+            metering: None,
+        }
+    }
+}
+
+/// How a metered limit is counted and billed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metering {
+    /// The Stripe Billing Meter (its `event_name`) every recorded unit is
+    /// reported to.
+    pub meter: Option<String>,
+    /// Past `max` a call is counted and billed as overage instead of refused.
+    pub overage: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -21,7 +59,7 @@ pub struct Plan {
     pub name: String,
     pub features: Vec<String>,
     /// Sorted by name, so responses are stable.
-    pub limits: BTreeMap<String, LimitValue>,
+    pub limits: BTreeMap<String, Limit>,
     pub prices: BTreeMap<BillingInterval, String>,
     pub trial_days: Option<u32>,
 }
@@ -29,6 +67,11 @@ pub struct Plan {
 impl Plan {
     pub fn has_feature(&self, feature: &str) -> bool {
         self.features.iter().any(|f| f == feature)
+    }
+
+    /// The most of `limit` this plan allows; `None` when it sets no such limit.
+    pub fn max(&self, limit: &str) -> Option<LimitValue> {
+        self.limits.get(limit).map(|l| l.max)
     }
 }
 
@@ -111,6 +154,14 @@ impl Catalog {
                 .find(|(_, id)| id.as_str() == price_id)
                 .map(|(interval, _)| (p, *interval))
         })
+    }
+
+    /// Whether some plan meters `limit` (the catalogue checks they all agree).
+    pub fn is_metered(&self, limit: &str) -> Option<bool> {
+        self.plans
+            .iter()
+            .find_map(|p| p.limits.get(limit))
+            .map(|l| l.metering.is_some())
     }
 
     /// The plans that grant `feature`, for upgrade prompts.

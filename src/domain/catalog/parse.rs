@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{Catalog, CatalogError, LimitValue, Plan};
+use super::{Catalog, CatalogError, Limit, LimitValue, Metering, Plan};
 use crate::domain::subscription::BillingInterval;
 
 #[derive(Deserialize)]
@@ -38,6 +38,25 @@ struct PlanFile {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum LimitFile {
+    Number(i64),
+    Word(String),
+    Table(MeteredFile),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeteredFile {
+    max: MaxFile,
+    #[serde(default)]
+    metered: bool,
+    meter: Option<String>,
+    #[serde(default)]
+    overage: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MaxFile {
     Number(i64),
     Word(String),
 }
@@ -76,6 +95,7 @@ pub fn catalog(text: &str) -> Result<Catalog, CatalogError> {
         .map(|(i, p)| plan(i, p, &mut names, &mut price_ids, &mut problems))
         .collect();
     let free = free_plan(&plans, &file.free_plan, &mut problems);
+    metering_agrees(&plans, &mut problems);
     if problems.0.is_empty() {
         Ok(Catalog {
             plans,
@@ -147,7 +167,7 @@ fn limits(
     label: &str,
     raw: BTreeMap<String, LimitFile>,
     problems: &mut Problems,
-) -> BTreeMap<String, LimitValue> {
+) -> BTreeMap<String, Limit> {
     let mut limits = BTreeMap::new();
     for (k, v) in raw {
         if !is_identifier(&k) {
@@ -163,17 +183,83 @@ fn limits(
     limits
 }
 
-fn limit(v: LimitFile) -> Result<LimitValue, String> {
+fn limit(v: LimitFile) -> Result<Limit, String> {
     match v {
-        LimitFile::Number(n) => match u32::try_from(n) {
+        LimitFile::Number(n) => max(MaxFile::Number(n)).map(Limit::cap),
+        LimitFile::Word(w) => max(MaxFile::Word(w)).map(Limit::cap),
+        LimitFile::Table(t) => metered(t),
+    }
+}
+
+fn max(v: MaxFile) -> Result<LimitValue, String> {
+    match v {
+        MaxFile::Number(n) => match u32::try_from(n) {
             Ok(n) if n <= i32::MAX as u32 => Ok(LimitValue::Finite(n)),
             _ => Err(format!(
                 "must be between 0 and {} or \"unlimited\"",
                 i32::MAX
             )),
         },
-        LimitFile::Word(w) if w == "unlimited" => Ok(LimitValue::Unlimited),
-        LimitFile::Word(w) => Err(format!("is `{w}`; use a number or \"unlimited\"")),
+        MaxFile::Word(w) if w == "unlimited" => Ok(LimitValue::Unlimited),
+        MaxFile::Word(w) => Err(format!("is `{w}`; use a number or \"unlimited\"")),
+    }
+}
+
+/// `{ max = …, metered = true [, meter = "…"] [, overage = true] }`.
+fn metered(t: MeteredFile) -> Result<Limit, String> {
+    if !t.metered {
+        return Err(
+            "is a table without `metered = true`; a cap is a number or \"unlimited\"".into(),
+        );
+    }
+    if let Some(meter) = &t.meter {
+        let shaped = !meter.is_empty()
+            && meter.len() <= 100
+            && meter
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !shaped {
+            return Err(format!(
+                "names meter `{meter}`; a Stripe meter event name has 1 to 100 of A-Z a-z 0-9 _ - . :"
+            ));
+        }
+    }
+    if t.overage && t.meter.is_none() {
+        return Err("allows overage but names no `meter` to bill it through".into());
+    }
+    Ok(Limit {
+        max: max(t.max)?,
+        metering: Some(Metering {
+            meter: t.meter,
+            overage: t.overage,
+        }),
+    })
+}
+
+/// A limit is metered in every plan that sets it, or in none: a counter
+/// cannot be a cap on another plan.
+fn metering_agrees(plans: &[Plan], problems: &mut Problems) {
+    let mut seen: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
+    for p in plans {
+        for (name, limit) in &p.limits {
+            let metered = limit.metering.is_some();
+            match seen.get(name.as_str()) {
+                Some((other, m)) if *m != metered => {
+                    let (yes, no) = if metered {
+                        (p.name.as_str(), *other)
+                    } else {
+                        (*other, p.name.as_str())
+                    };
+                    problems.push(format!(
+                        "limit `{name}` is metered in plan `{yes}` but not in plan `{no}`"
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (&p.name, metered));
+                }
+            }
+        }
     }
 }
 

@@ -15,6 +15,33 @@ fn the_shipped_catalogue_is_valid() {
         ("pro", BillingInterval::Yearly)
     );
     assert!(c.plans_with_feature("api_access").count() >= 1);
+    let free = c.free_plan();
+    assert_eq!(free.max("monthly_requests"), Some(LimitValue::Finite(1000)));
+    assert_eq!(c.is_metered("monthly_requests"), Some(true));
+    assert_eq!(c.is_metered("api_keys"), Some(false));
+    assert_eq!(
+        c.plan("studio").unwrap().max("monthly_requests"),
+        Some(LimitValue::Unlimited)
+    );
+}
+
+#[test]
+fn metered_limits_name_their_meter_and_overage() {
+    let c = Catalog::parse(
+        "[[plans]]\nname = \"free\"\nlimits = { calls = { max = 5, metered = true } }\n\
+         [[plans]]\nname = \"pro\"\nprices = { monthly = \"p\" }\n\
+         limits = { calls = { max = 50, metered = true, meter = \"api_calls\", overage = true } }",
+    )
+    .unwrap();
+    let pro = &c.plan("pro").unwrap().limits["calls"];
+    assert_eq!(pro.max, LimitValue::Finite(50));
+    assert_eq!(
+        pro.metering,
+        Some(Metering {
+            meter: Some("api_calls".into()),
+            overage: true
+        })
+    );
 }
 
 fn problems(text: &str) -> String {

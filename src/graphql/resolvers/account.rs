@@ -6,7 +6,7 @@ use crate::{
     auth::Accounts,
     domain::{Email, LoginPassword, Password},
     error::{ApiError, ApiResult},
-    graphql::{caller::meta, views::AuthPayload},
+    graphql::{caller::meta, guards::SessionOnly, views::AuthPayload},
 };
 
 fn email(raw: &str) -> ApiResult<Email> {
@@ -33,6 +33,7 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates an account and signs it in. `CONFLICT` if the email is taken.
+    #[graphql(guard = "SessionOnly")]
     async fn register(
         &self,
         ctx: &Context<'_>,
@@ -45,6 +46,7 @@ impl AccountMutation {
     }
 
     /// Signs in. A wrong password and an unknown email give the same `UNAUTHENTICATED` error.
+    #[graphql(guard = "SessionOnly")]
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -58,6 +60,7 @@ impl AccountMutation {
 
     /// Trades a refresh token for a new access token and a new refresh token.
     /// Each refresh token works once; reusing one ends its whole session.
+    #[graphql(guard = "SessionOnly")]
     async fn refresh(
         &self,
         ctx: &Context<'_>,
@@ -68,6 +71,7 @@ impl AccountMutation {
     }
 
     /// Ends the session the refresh token belongs to. Always true.
+    #[graphql(guard = "SessionOnly")]
     async fn logout(
         &self,
         ctx: &Context<'_>,

@@ -5,17 +5,16 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::opaque,
-    db::{self, api_keys::NewKey},
+    auth::api_keys::{ApiKeys, CreateError},
+    db,
     domain::{Catalog, catalog::LimitValue},
     error::{ApiError, ApiResult, Entitlement},
     graphql::{
         caller::{access, signed_in_user},
-        guards::{API_ACCESS, RequireFeature, requiresFeature},
+        guards::{API_ACCESS, RequireFeature, SessionOnly, requiresFeature},
         views::{ApiKey, CreatedApiKey},
     },
 };
@@ -41,9 +40,9 @@ fn at_key_limit(catalog: &Catalog, max: u32) -> ApiError {
         .iter()
         .filter(|p| {
             p.has_feature(API_ACCESS)
-                && match p.limits.get(API_KEYS_LIMIT) {
+                && match p.max(API_KEYS_LIMIT) {
                     Some(LimitValue::Unlimited) => true,
-                    Some(LimitValue::Finite(n)) => *n > max,
+                    Some(LimitValue::Finite(n)) => n > max,
                     None => false,
                 }
         })
@@ -64,6 +63,7 @@ pub struct ApiKeyQuery;
 #[Object]
 impl ApiKeyQuery {
     /// The caller's API keys that are not revoked, newest first.
+    #[graphql(guard = "SessionOnly")]
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
         let user = signed_in_user(ctx).await?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
@@ -82,7 +82,7 @@ impl ApiKeyMutation {
     /// Creates an API key. Needs `api_access`; `ENTITLEMENT_REQUIRED` (with
     /// `extensions.limit`) when the plan's `api_keys` limit is reached.
     #[graphql(
-        guard = "RequireFeature(API_ACCESS)",
+        guard = "SessionOnly.and(RequireFeature(API_ACCESS))",
         directive = requiresFeature::apply(API_ACCESS.to_string())
     )]
     async fn create_api_key(
@@ -95,50 +95,34 @@ impl ApiKeyMutation {
         let limit = access(ctx)
             .await?
             .plan
-            .limits
-            .get(API_KEYS_LIMIT)
-            .copied()
+            .max(API_KEYS_LIMIT)
             .unwrap_or(LimitValue::Finite(0));
-        let secret = format!("ent_{}", opaque::generate());
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let txn = db::begin_write(db).await.map_err(ApiError::from)?;
-        // Count and insert under the owner's row lock, so concurrent creates
-        // cannot pass the limit together.
-        db::api_keys::lock_owner(&txn, user.id)
+        match ctx
+            .data_unchecked::<ApiKeys>()
+            .create(&user, name, limit)
             .await
-            .map_err(ApiError::from)?;
-        if let LimitValue::Finite(max) = limit {
-            let held = db::api_keys::count_active(&txn, user.id)
-                .await
-                .map_err(ApiError::from)?;
-            if held >= u64::from(max) {
-                return Err(at_key_limit(ctx.data_unchecked::<Arc<Catalog>>(), max).into());
+        {
+            Ok((key, secret)) => Ok(CreatedApiKey {
+                api_key: key.into(),
+                secret,
+            }),
+            Err(CreateError::AtLimit(max)) => {
+                Err(at_key_limit(ctx.data_unchecked::<Arc<Catalog>>(), max).into())
             }
+            Err(CreateError::Db(e)) => Err(ApiError::from(e).into()),
         }
-        let key = NewKey {
-            user_id: user.id,
-            name,
-            prefix: secret.chars().take(12).collect(),
-            key_hash: opaque::hash(&secret),
-        };
-        let key = db::api_keys::insert(&txn, key, Utc::now())
-            .await
-            .map_err(ApiError::from)?;
-        txn.commit().await.map_err(ApiError::from)?;
-        Ok(CreatedApiKey {
-            api_key: key.into(),
-            secret,
-        })
     }
 
     /// Revokes one of the caller's keys. False when there is no such live key.
+    #[graphql(guard = "SessionOnly")]
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let user = signed_in_user(ctx).await?;
         let Ok(id) = uuid::Uuid::parse_str(&id) else {
             return Ok(false);
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        Ok(db::api_keys::revoke(db, user.id, id, Utc::now())
+        Ok(ctx
+            .data_unchecked::<ApiKeys>()
+            .revoke(&user, id)
             .await
             .map_err(ApiError::from)?)
     }

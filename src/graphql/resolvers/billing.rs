@@ -15,6 +15,7 @@ use crate::{
     },
     graphql::{
         caller::signed_in_user_uncached,
+        guards::SessionOnly,
         views::{BillingSubscription, CheckoutSession, PortalSession},
     },
 };
@@ -28,6 +29,7 @@ impl BillingMutation {
     /// allowed origin; put `{CHECKOUT_SESSION_ID}` in `successUrl` to get the
     /// session id back for `syncCheckout`. `CONFLICT` when a subscription
     /// exists already: use `createPortal` to change it.
+    #[graphql(guard = "SessionOnly")]
     async fn create_checkout(
         &self,
         ctx: &Context<'_>,
@@ -48,6 +50,7 @@ impl BillingMutation {
     }
 
     /// Opens Stripe's customer portal (change plan, cancel, payment methods).
+    #[graphql(guard = "SessionOnly")]
     async fn create_portal(
         &self,
         ctx: &Context<'_>,
@@ -64,6 +67,7 @@ impl BillingMutation {
     /// For the checkout success page: reads the session from Stripe and
     /// stores its subscription, so access starts now rather than when the
     /// webhook arrives. Null while the session is not paid.
+    #[graphql(guard = "SessionOnly")]
     async fn sync_checkout(
         &self,
         ctx: &Context<'_>,

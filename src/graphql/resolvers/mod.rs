@@ -8,5 +8,6 @@ pub mod billing;
 pub mod catalog;
 pub mod history;
 pub mod live;
+pub mod operators;
 pub mod usage;
 pub mod viewer;

@@ -9,6 +9,8 @@ pub struct User {
     pub id: ID,
     pub email: String,
     pub created_at: DateTime<Utc>,
+    /// What the account may do as an operator.
+    pub role: super::Role,
 }
 
 impl From<&entity::users::Model> for User {
@@ -17,6 +19,7 @@ impl From<&entity::users::Model> for User {
             id: ID(m.pid.to_string()),
             email: m.email.clone(),
             created_at: m.created_at,
+            role: m.role.into(),
         }
     }
 }

@@ -8,6 +8,9 @@ pub struct ApiKey {
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
     pub created_at: DateTime<Utc>,
+    /// When the key last authenticated a request (to about a minute); null
+    /// when never.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl From<entity::api_keys::Model> for ApiKey {
@@ -17,6 +20,7 @@ impl From<entity::api_keys::Model> for ApiKey {
             name: m.name,
             prefix: m.prefix,
             created_at: m.created_at,
+            last_used_at: m.last_used_at,
         }
     }
 }

@@ -11,19 +11,22 @@ pub struct PlanLimit {
     /// Null when unlimited.
     pub value: Option<i32>,
     pub unlimited: bool,
+    /// Counted per period with `recordUsage` (else a cap on something held).
+    pub metered: bool,
 }
 
 fn limits(plan: &PlanModel) -> Vec<PlanLimit> {
     plan.limits
         .iter()
-        .map(|(name, v)| PlanLimit {
+        .map(|(name, l)| PlanLimit {
             name: name.clone(),
-            value: match v {
+            value: match l.max {
                 // The catalogue refuses values above i32::MAX at start.
-                LimitValue::Finite(n) => Some(i32::try_from(*n).unwrap_or(i32::MAX)),
+                LimitValue::Finite(n) => Some(i32::try_from(n).unwrap_or(i32::MAX)),
                 LimitValue::Unlimited => None,
             },
-            unlimited: matches!(v, LimitValue::Unlimited),
+            unlimited: l.max == LimitValue::Unlimited,
+            metered: l.metering.is_some(),
         })
         .collect()
 }

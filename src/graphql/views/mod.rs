@@ -6,7 +6,8 @@ mod account;
 mod api_keys;
 mod billing;
 mod catalog;
-mod usage;
+mod operators;
+pub mod usage;
 
 pub use self::{
     account::{AuthPayload, User},
@@ -15,5 +16,9 @@ pub use self::{
         BillingChange, BillingSubscription, CheckoutSession, PortalSession, SubscriptionStatus,
     },
     catalog::{Entitlements, Plan, PlanLimit, PlanPrice},
-    usage::{LimitUsage, Usage},
+    operators::{
+        EntitlementSource, Grant, OperatorActionEntry, Role, WebhookEvent, WebhookEventPage,
+        WebhookEventStatus,
+    },
+    usage::{LimitUsage, Usage, UsageRecord},
 };
