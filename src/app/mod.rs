@@ -2,6 +2,7 @@
 //! tasks and lifecycle. `Application::build` binds its own listener, so tests
 //! start it on port 0.
 
+mod access_log;
 pub mod router;
 pub mod services;
 pub mod state;
@@ -24,6 +25,8 @@ const RECENT_EVENTS: usize = 65_536;
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, when `ENTITLE_METRICS_BIND` is set.
+    metrics: Option<TcpListener>,
     state: AppState,
     services: Services,
 }
@@ -54,6 +57,10 @@ impl Application {
         let listener = TcpListener::bind(config.http.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.http.bind))?;
+        let metrics = match config.http.metrics_bind {
+            Some(addr) => Some(crate::telemetry::metrics::bind(addr).await?),
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config),
             db: services.db.clone(),
@@ -65,6 +72,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics,
             state,
             services,
         })
@@ -76,14 +84,19 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// Where `/metrics` listens, when it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     pub async fn run_until(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let app = router::router(self.state.clone());
-        let tasks = tasks::spawn(&self.state, &self.services);
+        let tasks = tasks::spawn(&self.state, &self.services, self.metrics.take());
         tracing::info!(%addr, "listening");
         axum::serve(
             self.listener,

@@ -1,12 +1,12 @@
-//! Routes and the layers around them: request ids, tracing, CORS, body
-//! limits, panics turned into 500s.
+//! Routes and the layers around them: request ids, the access log, CORS,
+//! body limits, panics turned into 500s.
 
 use std::time::Duration;
 
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderName, HeaderValue, Method, Request, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     routing::{get, post},
 };
 use tower_http::{
@@ -14,17 +14,16 @@ use tower_http::{
     cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::{DefaultOnResponse, TraceLayer},
 };
 
-use super::state::AppState;
+use super::{access_log::access_log, state::AppState};
 use crate::{
     db,
-    graphql::{execute::internal_error_response, http, ws},
+    graphql::{execute::internal_error_response, graphiql, http, ws},
     webhook,
 };
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Stripe's events are a few KiB; a megabyte is plenty and bounds a flood.
 const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
@@ -39,6 +38,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.max_body_bytes;
     let cors = cors(&state.config.http.cors_origins);
+    let graphiql_on = state.config.graphql.graphiql;
     let mut app = Router::new()
         .route(
             "/graphql",
@@ -53,7 +53,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(state);
+    if graphiql_on {
+        app = app.route("/graphql/assets/{name}", get(graphiql::asset));
+    }
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
@@ -65,21 +69,18 @@ pub fn router(state: AppState) -> Router {
         REQUEST_TIMEOUT,
     ))
     .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            // The span records method and path only: a query string could
-            // carry variables, and headers carry tokens.
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    .layer(axum::middleware::from_fn(access_log))
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The public keys access tokens are signed with, for services that verify
+/// them locally. Empty while tokens are HS256.
+async fn jwks(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(state.auth.jwt.jwks()),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

@@ -57,7 +57,7 @@ impl Services {
         ));
         let changes = ChangeFeed::new(cache);
         let billing = Billing::new(config, db.clone(), catalog.clone(), changes.clone())?;
-        let jwt = JwtKeys::from_config(&config.auth);
+        let jwt = JwtKeys::from_config(&config.auth)?;
         let accounts = Accounts::new(db.clone(), jwt.clone(), &config.auth).await?;
         let auth = Authenticator {
             jwt,

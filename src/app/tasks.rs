@@ -1,6 +1,6 @@
 //! The server's background tasks: the change feed's LISTEN (PostgreSQL), the
-//! webhook worker (when Stripe is configured), the outbox worker, and the
-//! session pruner.
+//! webhook worker (when Stripe is configured), the outbox worker, the
+//! `/metrics` listener (when configured), and the session pruner.
 
 use tokio::task::JoinHandle;
 
@@ -17,8 +17,18 @@ impl Tasks {
     }
 }
 
-pub fn spawn(state: &AppState, services: &Services) -> Tasks {
+pub fn spawn(
+    state: &AppState,
+    services: &Services,
+    metrics: Option<tokio::net::TcpListener>,
+) -> Tasks {
     let mut tasks = vec![tokio::spawn(prune_refresh_tokens(state.db.clone()))];
+    if let Some(listener) = metrics {
+        tasks.push(tokio::spawn(crate::telemetry::metrics::serve(
+            listener,
+            state.db.clone(),
+        )));
+    }
     // On PostgreSQL, changes made by any instance reach this one's cache
     // and entitlementsChanged subscribers through LISTEN.
     if state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {

@@ -1,13 +1,18 @@
-//! HS256 access tokens: `sub` = the user's public id, with `exp`, `iat`,
-//! `iss` and `aud`, all required and checked. The algorithm is pinned, so
-//! `alg: none` and any other algorithm are refused.
+//! Access tokens: `sub` = the user's public id, with `exp`, `iat`, `iss` and
+//! `aud`, all required and checked. Signed with EdDSA (Ed25519, `kid` in the
+//! header, public keys at `/.well-known/jwks.json`) when signing keys are
+//! configured or generated, else with HS256 from `JWT_SECRET` (kept for
+//! existing deployments). The algorithm is pinned per key: `alg: none`, an
+//! HS256 token made with a public key, and an unknown `kid` are refused.
 
 use std::{sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::signing_keys::{SigningKey, split_pems};
 use crate::config::AuthConfig;
 
 pub use super::caller::{AuthUser, Caller};
@@ -27,37 +32,76 @@ pub struct Claims {
 pub struct JwtKeys(Arc<Keys>);
 
 struct Keys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// EdDSA keys by `kid`; the first signs.
+    ed25519: Vec<SigningKey>,
+    /// `JWT_SECRET`'s HS256 key: signs when there is no Ed25519 key, and
+    /// verifies the tokens it signed before keys were configured.
+    hs256: Option<(EncodingKey, DecodingKey)>,
+    ed_validation: Validation,
+    hs_validation: Validation,
     issuer: String,
     audience: String,
     access_ttl: Duration,
 }
 
+fn validation(alg: Algorithm, config: &AuthConfig) -> Validation {
+    let mut v = Validation::new(alg);
+    v.algorithms = vec![alg];
+    v.set_issuer(&[&config.jwt_issuer]);
+    v.set_audience(&[&config.jwt_audience]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    // Clocks of one deployment agree closely; keep the grace short.
+    v.leeway = 5;
+    v
+}
+
 impl JwtKeys {
-    pub fn from_config(config: &AuthConfig) -> Self {
-        let secret = config.jwt_secret.expose();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        validation.set_issuer(&[&config.jwt_issuer]);
-        validation.set_audience(&[&config.jwt_audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Clocks of one deployment agree closely; keep the grace short.
-        validation.leeway = 5;
-        Self(Arc::new(Keys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+    pub fn from_config(config: &AuthConfig) -> anyhow::Result<Self> {
+        let mut ed25519 = Vec::new();
+        for pem in config
+            .jwt_keys
+            .iter()
+            .flat_map(|k| split_pems(&String::from_utf8_lossy(k.expose())))
+        {
+            ed25519.push(SigningKey::from_pem(&pem)?);
+        }
+        let hs256 = config.jwt_secret.as_ref().map(|s| {
+            (
+                EncodingKey::from_secret(s.expose()),
+                DecodingKey::from_secret(s.expose()),
+            )
+        });
+        if ed25519.is_empty() && hs256.is_none() {
+            tracing::warn!(
+                "no ENTITLE_JWT_KEYS and no JWT_SECRET: signing with an Ed25519 key made for \
+                 this process only; tokens will not survive a restart"
+            );
+            ed25519.push(SigningKey::generate());
+        } else if ed25519.is_empty() {
+            tracing::warn!(
+                "access tokens are HS256 (JWT_SECRET): other services cannot verify them \
+                 without the secret, and /.well-known/jwks.json is empty; set ENTITLE_JWT_KEYS"
+            );
+        }
+        Ok(Self(Arc::new(Keys {
+            ed25519,
+            hs256,
+            ed_validation: validation(Algorithm::EdDSA, config),
+            hs_validation: validation(Algorithm::HS256, config),
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             access_ttl: config.access_token_ttl,
-        }))
+        })))
     }
 
     /// How long an access token lives.
     pub fn access_ttl(&self) -> Duration {
         self.0.access_ttl
+    }
+
+    /// The public keys, as `/.well-known/jwks.json` serves them.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.0.ed25519.iter().map(SigningKey::jwk).collect::<Vec<_>>() })
     }
 
     pub fn issue(&self, user: Uuid) -> anyhow::Result<String> {
@@ -69,15 +113,32 @@ impl JwtKeys {
             iss: self.0.issuer.clone(),
             aud: self.0.audience.clone(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
-            .map_err(|e| anyhow::anyhow!("encode jwt: {e}"))
+        let (header, key) = match (self.0.ed25519.first(), &self.0.hs256) {
+            (Some(k), _) => {
+                let mut h = Header::new(Algorithm::EdDSA);
+                h.kid = Some(k.kid.clone());
+                (h, &k.encoding)
+            }
+            (None, Some((hs, _))) => (Header::new(Algorithm::HS256), hs),
+            (None, None) => anyhow::bail!("no key to sign access tokens with"),
+        };
+        jsonwebtoken::encode(&header, &claims, key).map_err(|e| anyhow::anyhow!("encode jwt: {e}"))
     }
 
     /// The user's public id, or `None` for any token that is not ours, not
     /// well-formed or no longer valid. The reason is not told to the client.
     pub fn verify(&self, token: &str) -> Option<AuthUser> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation).ok()?;
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let (key, validation) = match header.alg {
+            Algorithm::EdDSA => {
+                let kid = header.kid?;
+                let key = self.0.ed25519.iter().find(|k| k.kid == kid)?;
+                (&key.decoding, &self.0.ed_validation)
+            }
+            Algorithm::HS256 => (&self.0.hs256.as_ref()?.1, &self.0.hs_validation),
+            _ => return None,
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation).ok()?;
         Some(AuthUser {
             id: Uuid::parse_str(&data.claims.sub).ok()?,
             expires_at: data.claims.exp,
@@ -113,7 +174,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        JwtKeys::from_config(&config.auth)
+        JwtKeys::from_config(&config.auth).unwrap()
     }
 
     fn forge(header: &str, claims: &serde_json::Value, sig: &str) -> String {

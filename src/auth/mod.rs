@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod opaque;
 pub mod password;
 pub mod rate_limit;
+pub mod signing_keys;
 
 pub use accounts::Accounts;
 pub use authenticator::Authenticator;

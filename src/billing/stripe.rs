@@ -83,13 +83,16 @@ impl StripeApi {
             .map_err(|e| ApiError::Internal(anyhow!("idempotency key: {e:?}")))?;
         let mut attempt = 0;
         loop {
-            let res = CreateCustomer::new()
-                .email(user.email.as_str())
-                .metadata([("user_id".to_owned(), user.pid.to_string())])
-                .customize()
-                .request_strategy(RequestStrategy::Idempotent(key.clone()))
-                .send(client)
-                .await;
+            let res = observed(
+                "create_customer",
+                CreateCustomer::new()
+                    .email(user.email.as_str())
+                    .metadata([("user_id".to_owned(), user.pid.to_string())])
+                    .customize()
+                    .request_strategy(RequestStrategy::Idempotent(key.clone()))
+                    .send(client),
+            )
+            .await;
             match res {
                 Ok(c) => return Ok(c.id.as_str().to_owned()),
                 // Another instance is creating it with the same key right now.
@@ -112,7 +115,7 @@ impl StripeApi {
         let mut data = CreateCheckoutSessionSubscriptionData::new();
         data.metadata = Some(metadata().into());
         data.trial_period_days = req.trial_days;
-        let session = CreateCheckoutSession::new()
+        let create = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .customer(req.customer)
             .client_reference_id(req.user_pid)
@@ -125,8 +128,8 @@ impl StripeApi {
             .allow_promotion_codes(true)
             .subscription_data(data)
             .success_url(req.success_url)
-            .cancel_url(req.cancel_url)
-            .send(client)
+            .cancel_url(req.cancel_url);
+        let session = observed("create_checkout_session", create.send(client))
             .await
             .map_err(|e| match e {
                 // A price in plans.toml that Stripe does not have is our
@@ -156,18 +159,18 @@ impl StripeApi {
         customer: &str,
         return_url: &str,
     ) -> ApiResult<String> {
-        let session = CreateBillingPortalSession::new()
+        let create = CreateBillingPortalSession::new()
             .customer(customer)
-            .return_url(return_url)
-            .send(self.client()?)
+            .return_url(return_url);
+        let session = observed("create_portal_session", create.send(self.client()?))
             .await
             .map_err(|e| stripe_error("create a portal session", "returnUrl", e))?;
         Ok(session.url)
     }
 
     pub async fn checkout_session(&self, id: &str) -> ApiResult<CheckoutSession> {
-        RetrieveCheckoutSession::new(id)
-            .send(self.client()?)
+        let retrieve = RetrieveCheckoutSession::new(id);
+        observed("retrieve_checkout_session", retrieve.send(self.client()?))
             .await
             .map_err(|e| stripe_error("retrieve a checkout session", "sessionId", e))
     }
@@ -181,8 +184,8 @@ impl StripeApi {
         let list = ListSubscription::new()
             .customer(customer)
             .status(ListSubscriptionStatus::All)
-            .limit(100)
-            .send(self.client()?)
+            .limit(100);
+        let list = observed("list_subscriptions", list.send(self.client()?))
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
         Ok(list.data)
@@ -191,9 +194,8 @@ impl StripeApi {
     /// The customer's active entitlements (feature lookup keys) from
     /// Stripe's Entitlements API.
     pub async fn active_entitlements(&self, customer: &str) -> ApiResult<Vec<String>> {
-        let active = ListEntitlementsActiveEntitlement::new(customer)
-            .limit(100)
-            .send(self.client()?)
+        let list = ListEntitlementsActiveEntitlement::new(customer).limit(100);
+        let active = observed("list_active_entitlements", list.send(self.client()?))
             .await
             .map_err(|e| stripe_error("list active entitlements", "customer", e))?;
         Ok(active.data.into_iter().map(|e| e.lookup_key).collect())
@@ -235,11 +237,10 @@ impl StripeApi {
             ("stripe_customer_id".to_owned(), ev.customer.clone()),
             ("value".to_owned(), ev.value.to_string()),
         ];
-        let res = CreateBillingMeterEvent::new(ev.event_name.as_str(), payload)
+        let create = CreateBillingMeterEvent::new(ev.event_name.as_str(), payload)
             .identifier(ev.identifier.as_str())
-            .timestamp(ev.timestamp)
-            .send(client)
-            .await;
+            .timestamp(ev.timestamp);
+        let res = observed("create_meter_event", create.send(client)).await;
         match res {
             Ok(_) => Ok(()),
             Err(StripeError::Stripe(api, 400))
@@ -268,6 +269,17 @@ fn is_duplicate(code: Option<&str>, message: Option<&str>) -> bool {
     let said =
         |s: Option<&str>| s.is_some_and(|s| s.contains("duplicate") || s.contains("already"));
     said(code) || said(message)
+}
+
+/// Awaits one Stripe call, recording it in the metrics.
+async fn observed<T>(
+    operation: &'static str,
+    call: impl std::future::Future<Output = Result<T, StripeError>>,
+) -> Result<T, StripeError> {
+    let started = std::time::Instant::now();
+    let res = call.await;
+    crate::telemetry::metrics::stripe_request(operation, res.is_ok(), started.elapsed());
+    res
 }
 
 /// Maps a Stripe failure to what the client may know: Stripe down, slow, or

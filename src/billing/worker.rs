@@ -108,6 +108,7 @@ pub async fn process_due(
                     )
                 }
             };
+            crate::telemetry::metrics::webhook_event(status.as_str());
             db::stripe_events::finish(db, &event.id, event.attempts, status, error, next).await?;
         }
         if !claimed_any {

@@ -80,21 +80,25 @@ impl UserRowsCache {
     }
 
     pub fn user(&self, pid: &Uuid) -> Option<users::Model> {
-        self.enabled()
-            .then(|| self.users.get(pid, Instant::now()))
-            .flatten()
+        self.look(|now| self.users.get(pid, now))
+    }
+
+    /// A lookup when the cache is on, counted as a hit or a miss.
+    fn look<T>(&self, get: impl FnOnce(Instant) -> Option<T>) -> Option<T> {
+        if !self.enabled() {
+            return None;
+        }
+        let found = get(Instant::now());
+        crate::telemetry::metrics::rows_cache(found.is_some());
+        found
     }
 
     pub fn subscriptions(&self, pid: &Uuid) -> Option<Vec<subscriptions::Model>> {
-        self.enabled()
-            .then(|| self.subscriptions.get(pid, Instant::now()))
-            .flatten()
+        self.look(|now| self.subscriptions.get(pid, now))
     }
 
     pub fn grants(&self, pid: &Uuid) -> Option<Vec<grants::Model>> {
-        self.enabled()
-            .then(|| self.grants.get(pid, Instant::now()))
-            .flatten()
+        self.look(|now| self.grants.get(pid, now))
     }
 
     pub fn put_grants<'a>(
@@ -114,15 +118,11 @@ impl UserRowsCache {
     }
 
     pub fn active_keys(&self, pid: &Uuid) -> Option<Arc<[Uuid]>> {
-        self.enabled()
-            .then(|| self.active_keys.get(pid, Instant::now()))
-            .flatten()
+        self.look(|now| self.active_keys.get(pid, now))
     }
 
     pub fn key_owner(&self, hash: &[u8; 32]) -> Option<KeyOwner> {
-        self.enabled()
-            .then(|| self.key_owners.get(hash, Instant::now()))
-            .flatten()
+        self.look(|now| self.key_owners.get(hash, now))
     }
 
     pub fn put_active_keys(&self, ticket: Ticket, pid: Uuid, keys: Arc<[Uuid]>) {

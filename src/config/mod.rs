@@ -102,11 +102,18 @@ pub struct HttpConfig {
     pub trust_proxy: bool,
     /// Largest accepted `/graphql` body (and WebSocket message).
     pub max_body_bytes: usize,
+    /// Where `/metrics` listens (Prometheus); `None` (the default) for nowhere.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    pub jwt_secret: Secret,
+    /// PKCS#8 PEM Ed25519 private keys (`ENTITLE_JWT_KEYS`, or the file
+    /// `ENTITLE_JWT_KEYS_FILE` names): the first signs, all verify.
+    pub jwt_keys: Vec<Secret>,
+    /// HS256 (`JWT_SECRET`): signs when there are no keys, and verifies the
+    /// tokens it signed before keys were configured.
+    pub jwt_secret: Option<Secret>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,

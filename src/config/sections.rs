@@ -4,14 +4,16 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, bail};
-use rand::RngCore;
 
 use super::{
     AccessConfig, AuthConfig, BillingConfig, DEFAULT_DATABASE_URL, DatabaseConfig, Environment,
     FeatureSource, GraphqlConfig, HttpConfig, MIN_JWT_SECRET_BYTES, OutboxConfig, Quota, Secret,
     StripeConfig, WebhookConfig, origin_of, vars::Vars,
 };
-use crate::domain::access::{AccessPolicy, PastDuePolicy};
+use crate::{
+    auth::signing_keys::{SigningKey, split_pems},
+    domain::access::{AccessPolicy, PastDuePolicy},
+};
 
 pub fn environment<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<Environment> {
     match v.get("ENTITLE_ENV").as_deref().map(str::trim) {
@@ -45,48 +47,76 @@ pub fn http<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<HttpCo
             bail!("ENTITLE_CORS_ORIGINS: `{origin}` is not an http(s) origin");
         }
     }
+    let metrics_bind = v
+        .get("ENTITLE_METRICS_BIND")
+        .map(|a| {
+            a.trim()
+                .parse::<SocketAddr>()
+                .context("ENTITLE_METRICS_BIND must be an address such as 127.0.0.1:9090")
+        })
+        .transpose()?;
     Ok(HttpConfig {
         bind,
+        metrics_bind,
         cors_origins,
         trust_proxy: v.bool("ENTITLE_TRUST_PROXY", false)?,
         max_body_bytes: v.positive_usize("ENTITLE_MAX_BODY_BYTES", 256 * 1024)?,
     })
 }
 
-fn jwt_secret<F: Fn(&str) -> Option<String>>(
-    v: &Vars<F>,
-    env: Environment,
-) -> anyhow::Result<Secret> {
+fn jwt_secret<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<Option<Secret>> {
     match v.get("JWT_SECRET") {
-        Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Ok(Secret::new(s.into_bytes())),
+        Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Ok(Some(Secret::new(s.into_bytes()))),
         Some(s) => bail!(
             "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
              (for example: openssl rand -hex 32)",
             s.len()
         ),
-        None if env == Environment::Development => {
-            tracing::warn!(
-                "JWT_SECRET is not set: using a random secret for this process only; \
-                 tokens will not survive a restart"
-            );
-            let mut bytes = vec![0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            Ok(Secret::new(bytes))
-        }
-        None => bail!(
-            "JWT_SECRET is required when ENTITLE_ENV=production \
-             (at least {MIN_JWT_SECRET_BYTES} bytes; for example: openssl rand -hex 32)"
-        ),
+        None => Ok(None),
     }
+}
+
+/// The Ed25519 signing keys, each checked to be one.
+fn jwt_keys<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<Vec<Secret>> {
+    let (text, from) = match (v.get("ENTITLE_JWT_KEYS"), v.get("ENTITLE_JWT_KEYS_FILE")) {
+        (Some(_), Some(_)) => bail!("set ENTITLE_JWT_KEYS or ENTITLE_JWT_KEYS_FILE, not both"),
+        (Some(text), None) => (text, "ENTITLE_JWT_KEYS"),
+        (None, Some(path)) => (
+            std::fs::read_to_string(path.trim())
+                .with_context(|| format!("ENTITLE_JWT_KEYS_FILE: cannot read {}", path.trim()))?,
+            "ENTITLE_JWT_KEYS_FILE",
+        ),
+        (None, None) => return Ok(Vec::new()),
+    };
+    let pems = split_pems(&text);
+    if pems.is_empty() {
+        bail!("{from} holds no PEM key");
+    }
+    for (i, pem) in pems.iter().enumerate() {
+        SigningKey::from_pem(pem).with_context(|| format!("{from}: key #{}", i + 1))?;
+    }
+    Ok(pems
+        .into_iter()
+        .map(|p| Secret::new(p.into_bytes()))
+        .collect())
 }
 
 pub fn auth<F: Fn(&str) -> Option<String>>(
     v: &Vars<F>,
     env: Environment,
 ) -> anyhow::Result<AuthConfig> {
-    let jwt_secret = jwt_secret(v, env)?;
+    let jwt_secret = jwt_secret(v)?;
+    let jwt_keys = jwt_keys(v)?;
+    if env == Environment::Production && jwt_secret.is_none() && jwt_keys.is_empty() {
+        bail!(
+            "ENTITLE_ENV=production needs signing keys for access tokens: ENTITLE_JWT_KEYS \
+             (Ed25519, PKCS#8 PEM; openssl genpkey -algorithm ed25519) or, for HS256, \
+             JWT_SECRET (at least {MIN_JWT_SECRET_BYTES} bytes; openssl rand -hex 32)"
+        );
+    }
     let window = v.secs("ENTITLE_AUTH_RATE_WINDOW_SECS", 60)?;
     Ok(AuthConfig {
+        jwt_keys,
         jwt_secret,
         jwt_issuer: v.string("JWT_ISSUER", "entitle"),
         jwt_audience: v.string("JWT_AUDIENCE", "entitle-api"),

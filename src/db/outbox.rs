@@ -133,3 +133,12 @@ pub async fn of_kind(
         .all(db)
         .await
 }
+
+/// How many messages wait to be sent (or are being sent).
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    outbox::Entity::find()
+        .filter(Column::Status.is_in([OutboxStatus::Pending, OutboxStatus::Sending]))
+        .count(db)
+        .await
+}

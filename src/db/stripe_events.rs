@@ -212,3 +212,23 @@ pub async fn of_customer(
         .all(db)
         .await
 }
+
+/// How many events wait to be applied (pending, failed, being applied), and
+/// when the oldest of them arrived.
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let waiting = || {
+        stripe_events::Entity::find().filter(Column::Status.is_in([
+            EventStatus::Pending,
+            EventStatus::Failed,
+            EventStatus::Processing,
+        ]))
+    };
+    let count = waiting().count(db).await?;
+    let oldest = waiting()
+        .order_by_asc(Column::ReceivedAt)
+        .one(db)
+        .await?
+        .map(|e| e.received_at);
+    Ok((count, oldest))
+}

@@ -17,7 +17,7 @@ use super::{
     negotiate::MediaType,
     schema::Executed,
 };
-use crate::{app::state::AppState, error::code};
+use crate::{app::state::AppState, error::code, telemetry::metrics};
 
 /// How long one GraphQL request may run before the client gets an answer.
 const EXECUTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -114,10 +114,11 @@ pub async fn execute(
         tracing::error!("a GraphQL request ran past {EXECUTION_TIMEOUT:?}");
         return internal_error_response(StatusCode::SERVICE_UNAVAILABLE);
     };
-    let executed = executed.get();
     for err in &mut response.errors {
         ensure_code(err);
     }
+    metrics::graphql_operation(executed.kind(), first_code(&response.errors));
+    let executed = executed.get();
     // GraphQL-over-HTTP: a request that never executed is a 4xx under
     // application/graphql-response+json.
     let status = if !executed && media == MediaType::GraphqlResponseJson {
@@ -140,6 +141,19 @@ pub async fn execute(
     let mut res = json_response(status, media.content_type(), bytes);
     res.headers_mut().extend(response.http_headers);
     res
+}
+
+/// The code of the first error, `OK` without one.
+pub fn first_code(errors: &[ServerError]) -> &str {
+    errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|x| x.get("code"))
+        .and_then(|c| match c {
+            async_graphql::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .unwrap_or("OK")
 }
 
 /// Errors raised by async-graphql itself (syntax, validation, limits, input

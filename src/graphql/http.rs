@@ -12,22 +12,21 @@
 //! | unsupported `Content-Type` / no acceptable media type | 415 / 406 | 415 / 406 |
 //! | mutation over GET | 405 | 405 |
 
-use async_graphql::{
-    http::GraphiQLSource,
-    parser::types::{DocumentOperations, OperationType},
-};
+use async_graphql::parser::types::OperationType;
 use axum::{
     body::Bytes,
     extract::{RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::Response,
 };
 use serde::Deserialize;
 
 use super::{
     caller::RequestMeta,
     execute::{Params, execute, not_acceptable, request_error},
+    graphiql,
     negotiate::{is_json_content_type, negotiate},
+    schema::operation_type,
 };
 use crate::app::state::AppState;
 
@@ -85,7 +84,7 @@ pub async fn graphql_get(
 ) -> Response {
     let accept = header_str(&headers, header::ACCEPT);
     if state.config.graphql.graphiql && accept.is_some_and(|a| a.contains("text/html")) {
-        return graphiql();
+        return graphiql::page();
     }
     let Some(media) = negotiate(accept) else {
         return not_acceptable();
@@ -109,23 +108,6 @@ pub async fn graphql_get(
         return res;
     }
     execute(&state, params, meta, media).await
-}
-
-fn graphiql() -> Response {
-    let mut res = Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Entitle GraphiQL")
-            .finish(),
-    )
-    .into_response();
-    // The same URL answers JSON to other Accept headers.
-    res.headers_mut().insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Authorization"),
-    );
-    res
 }
 
 /// The parameters of a GET: `query`, `operationName`, and `variables` and
@@ -158,15 +140,7 @@ fn is_mutation(params: &Params) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&params.query) else {
         return false;
     };
-    let ty = match (&doc.operations, params.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    };
-    ty == Some(OperationType::Mutation)
+    operation_type(&doc, params.operation_name.as_deref()) == Some(OperationType::Mutation)
 }
 
 #[cfg(test)]

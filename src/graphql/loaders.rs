@@ -1,7 +1,9 @@
 //! DataLoaders, created per request (or per WebSocket connection); fields
-//! that load the same relation share a batch. Users and their subscriptions
-//! are read through the process's [`UserRowsCache`], which the change feed
-//! keeps fresh; nothing else is cached across requests.
+//! that load the same relation share a batch. A user's rows (the account,
+//! subscriptions, grants) are read through the process's [`UserRowsCache`],
+//! which the change feed keeps fresh: the methods of [`Loaders`] answer from
+//! it, and only its misses reach a batch; nothing else is cached across
+//! requests.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -26,30 +28,19 @@ impl Loader<Uuid> for UserLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let (mut found, missing) = cached(keys, |k| self.cache.user(k));
-        if !missing.is_empty() {
-            let ticket = self.cache.ticket();
-            let rows = db::users::by_pids(&self.db, &missing).await?;
-            self.cache.put_users(ticket, rows.iter().cloned());
-            found.extend(rows.into_iter().map(|u| (u.pid, u)));
-        }
-        Ok(found)
+        let ticket = self.cache.ticket();
+        let rows = db::users::by_pids(&self.db, keys).await?;
+        self.cache.put_users(ticket, rows.iter().cloned());
+        Ok(rows.into_iter().map(|u| (u.pid, u)).collect())
     }
 }
 
-/// The keys the cache has, and those it does not.
-fn cached<V>(keys: &[Uuid], get: impl Fn(&Uuid) -> Option<V>) -> (HashMap<Uuid, V>, Vec<Uuid>) {
-    let mut found = HashMap::with_capacity(keys.len());
-    let mut missing = Vec::new();
-    for k in keys {
-        match get(k) {
-            Some(v) => {
-                found.insert(*k, v);
-            }
-            None => missing.push(*k),
-        }
-    }
-    (found, missing)
+/// A batch's rows by user, with an empty list for a user who has none (a
+/// loaded empty list, not a miss), stored in the cache under `ticket`.
+fn by_user<V: Clone>(keys: &[Uuid], mut rows: HashMap<Uuid, Vec<V>>) -> HashMap<Uuid, Vec<V>> {
+    keys.iter()
+        .map(|k| (*k, rows.remove(k).unwrap_or_default()))
+        .collect()
 }
 
 pub struct Loaders {
@@ -156,19 +147,11 @@ impl Loader<Uuid> for SubscriptionLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let (mut found, missing) = cached(keys, |k| self.cache.subscriptions(k));
-        if !missing.is_empty() {
-            let ticket = self.cache.ticket();
-            let mut rows = db::subscriptions::by_user_pids(&self.db, &missing).await?;
-            // A user without subscriptions is a loaded empty list, not a miss.
-            let loaded: HashMap<Uuid, Self::Value> = missing
-                .iter()
-                .map(|k| (*k, rows.remove(k).unwrap_or_default()))
-                .collect();
-            self.cache.put_subscriptions(ticket, &loaded);
-            found.extend(loaded);
-        }
-        Ok(found)
+        let ticket = self.cache.ticket();
+        let rows = db::subscriptions::by_user_pids(&self.db, keys).await?;
+        let loaded = by_user(keys, rows);
+        self.cache.put_subscriptions(ticket, &loaded);
+        Ok(loaded)
     }
 }
 
@@ -184,18 +167,11 @@ impl Loader<Uuid> for GrantLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let (mut found, missing) = cached(keys, |k| self.cache.grants(k));
-        if !missing.is_empty() {
-            let ticket = self.cache.ticket();
-            let mut rows = db::grants::live_of_pids(&self.db, &missing, chrono::Utc::now()).await?;
-            let loaded: HashMap<Uuid, Self::Value> = missing
-                .iter()
-                .map(|k| (*k, rows.remove(k).unwrap_or_default()))
-                .collect();
-            self.cache.put_grants(ticket, &loaded);
-            found.extend(loaded);
-        }
-        Ok(found)
+        let ticket = self.cache.ticket();
+        let rows = db::grants::live_of_pids(&self.db, keys, chrono::Utc::now()).await?;
+        let loaded = by_user(keys, rows);
+        self.cache.put_grants(ticket, &loaded);
+        Ok(loaded)
     }
 }
 

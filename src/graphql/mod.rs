@@ -1,7 +1,8 @@
 //! The GraphQL API.
 //!
 //! - transport: [`http`] (GraphQL over HTTP, with [`negotiate`] and
-//!   [`execute`]) and [`ws`] (graphql-transport-ws);
+//!   [`execute`]), [`ws`] (graphql-transport-ws) and [`graphiql`] (the page,
+//!   served offline);
 //! - [`schema`] assembly and its [`limits`];
 //! - [`caller`]: who is calling and what they may do, for [`guards`] and
 //!   resolvers alike;
@@ -10,6 +11,7 @@
 
 pub mod caller;
 pub mod execute;
+pub mod graphiql;
 pub mod guards;
 pub mod http;
 pub mod limits;

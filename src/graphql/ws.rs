@@ -4,7 +4,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use async_graphql::{Data, ErrorExtensions, Request, ServerError, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::{
+    Data, ErrorExtensions, Request, ServerError, http::ALL_WEBSOCKET_PROTOCOLS,
+    parser::types::OperationType,
+};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{State, WebSocketUpgrade},
@@ -16,11 +19,17 @@ use futures_util::{
     stream::{self, BoxStream},
 };
 
-use super::{caller::RequestMeta, execute::ensure_code, loaders::Loaders, schema::EntitleSchema};
+use super::{
+    caller::RequestMeta,
+    execute::{ensure_code, first_code},
+    loaders::Loaders,
+    schema::{EntitleSchema, operation_type},
+};
 use crate::{
     app::state::AppState,
     auth::{Authenticator, Caller, extractor::ClientIp},
     error::code,
+    telemetry::metrics,
 };
 
 /// graphql-transport-ws. The credential comes in `connectionParams` as
@@ -122,6 +131,20 @@ impl WsExecutor {
     }
 }
 
+/// The operation's type, for the metrics (WebSocket requests are not
+/// parsed ahead of execution, so this parses them once more; they are few).
+fn kind_of(request: &Request) -> &'static str {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return "invalid";
+    };
+    match operation_type(&doc, request.operation_name.as_deref()) {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "invalid",
+    }
+}
+
 fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
     for err in &mut response.errors {
         ensure_code(err);
@@ -134,7 +157,10 @@ impl async_graphql::Executor for WsExecutor {
         if let Some(refused) = self.refused().await {
             return refused;
         }
-        with_codes(self.schema.execute(request).await)
+        let kind = kind_of(&request);
+        let response = with_codes(self.schema.execute(request).await);
+        metrics::graphql_operation(kind, first_code(&response.errors));
+        response
     }
 
     fn execute_stream(
@@ -146,11 +172,13 @@ impl async_graphql::Executor for WsExecutor {
         stream::once(async move {
             match this.refused().await {
                 Some(refused) => stream::once(async { refused }).boxed(),
-                None => this
-                    .schema
-                    .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                    .map(with_codes)
-                    .boxed(),
+                None => {
+                    metrics::graphql_operation(kind_of(&request), "OK");
+                    this.schema
+                        .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                        .map(with_codes)
+                        .boxed()
+                }
             }
         })
         .flatten()

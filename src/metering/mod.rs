@@ -24,6 +24,7 @@ use crate::{
         usage::{self, Allowance, Period},
     },
     error::{ApiError, ApiResult, LimitExceeded},
+    telemetry::metrics,
 };
 
 /// One call to `recordUsage`, its input checked.
@@ -72,9 +73,18 @@ impl Metering {
         if let Some(first) =
             db::usage::record_by_key(&self.db, user.id, call.idempotency_key).await?
         {
+            metrics::usage_record(call.limit, "repeated");
             return repeat(first, &call);
         }
-        self.count(user, access, &call).await
+        let counted = self.count(user, access, &call).await;
+        let outcome = match &counted {
+            Ok(r) if r.overage > 0 => "overage",
+            Ok(_) => "counted",
+            Err(ApiError::LimitExceeded(_)) => "refused",
+            Err(_) => "failed",
+        };
+        metrics::usage_record(call.limit, outcome);
+        counted
     }
 
     /// In one transaction: the conditional increment, the idempotency

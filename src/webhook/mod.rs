@@ -19,7 +19,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use self::envelope::{Envelope, envelope};
-use crate::{app::state::AppState, db};
+use crate::{app::state::AppState, db, telemetry::metrics};
 
 /// The REST boundary's errors; the status tells Stripe whether to retry.
 #[derive(Debug)]
@@ -46,6 +46,7 @@ impl IntoResponse for WebhookError {
             WebhookError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, *why),
         };
         tracing::warn!(?self, "webhook refused");
+        crate::telemetry::metrics::webhook_event("refused");
         (status, Json(json!({ "error": message }))).into_response()
     }
 }
@@ -77,6 +78,7 @@ pub async fn stripe_webhook(
     let env = envelope(&body).ok_or(WebhookError::NotAnEvent)?;
     if state.recent_events.contains(&env.id) {
         tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
+        metrics::webhook_event("duplicate");
         return Ok(received(true));
     }
     let fresh = store(&state, &env, &body).await?;
@@ -84,9 +86,11 @@ pub async fn stripe_webhook(
     state.recent_events.stored(&env.id);
     if fresh {
         tracing::info!(event = %env.id, kind = %env.kind, "webhook stored");
+        metrics::webhook_event("stored");
         state.webhook_wake.notify_one();
     } else {
         tracing::info!(event = %env.id, kind = %env.kind, "duplicate webhook acknowledged");
+        metrics::webhook_event("duplicate");
     }
     Ok(received(!fresh))
 }

@@ -223,6 +223,28 @@ async fn the_server_stops_on_sigterm_and_logs_no_secrets() {
     assert!(exit.success(), "a SIGTERM is a clean stop: {exit:?}");
     logs.extend(rx.iter());
 
+    // One compact access line per request: each field once, no span list.
+    let access_lines: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "entitle::access")
+        .collect();
+    assert!(access_lines.len() >= 5, "{logs:?}");
+    for line in &access_lines {
+        for key in ["method", "route", "status", "latency_ms", "request_id"] {
+            assert!(line.get(key).is_some(), "{key} in {line}");
+        }
+        assert!(
+            line.get("spans").is_none() && line.get("span").is_none(),
+            "{line}"
+        );
+        assert!(line.to_string().len() < 300, "compact: {line}");
+    }
+    assert!(
+        access_lines
+            .iter()
+            .any(|l| l["route"] == "/graphql" && l["status"] == 200)
+    );
     let all = logs.join("\n");
     assert!(all.contains("shutdown signal received"), "{all}");
     assert!(

@@ -173,6 +173,8 @@ pub async fn fresh_database(db: Db) -> Option<(String, DbGuard)> {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// `/metrics`, when the test asked for it (`ENTITLE_METRICS_BIND`).
+    pub metrics_addr: Option<SocketAddr>,
     pub db_url: String,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -216,6 +218,7 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> Option<TestAp
         .await
         .expect("application starts");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let server = tokio::spawn(async move {
         app.run_until(std::future::pending())
             .await
@@ -223,6 +226,7 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> Option<TestAp
     });
     Some(TestApp {
         addr,
+        metrics_addr,
         db_url,
         http: reqwest::Client::new(),
         server,
@@ -236,6 +240,7 @@ pub async fn spawn_at(db_url: &str, overrides: &[(&str, &str)]) -> TestApp {
         .await
         .expect("application starts");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let server = tokio::spawn(async move {
         app.run_until(std::future::pending())
             .await
@@ -243,6 +248,7 @@ pub async fn spawn_at(db_url: &str, overrides: &[(&str, &str)]) -> TestApp {
     });
     TestApp {
         addr,
+        metrics_addr,
         db_url: db_url.to_owned(),
         http: reqwest::Client::new(),
         server,
@@ -261,6 +267,7 @@ impl TestApp {
     pub fn external(addr: SocketAddr, db_url: &str) -> TestApp {
         TestApp {
             addr,
+            metrics_addr: None,
             db_url: db_url.to_owned(),
             http: reqwest::Client::new(),
             server: tokio::spawn(async {}),

@@ -238,11 +238,60 @@ async fn browsers_get_graphiql_at_the_graphql_url(db: Db) {
             .unwrap()
             .starts_with("text/html")
     );
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("http") && !csp.contains("ws:"),
+        "no outside origin: {csp}"
+    );
     let html = res.text().await.unwrap();
     assert!(
         html.contains("graphiql") && html.contains("/graphql/ws"),
         "{html}"
     );
+    assert!(
+        !html.contains("https://") && !html.contains("unpkg"),
+        "no CDN: {html}"
+    );
+    // Everything the page loads is served here, as what it is.
+    for (name, kind) in [
+        ("react.production.min.js", "text/javascript"),
+        ("react-dom.production.min.js", "text/javascript"),
+        ("graphiql.min.js", "text/javascript"),
+        ("graphiql.min.css", "text/css"),
+        ("graphiql.js", "text/javascript"),
+        ("page.css", "text/css"),
+    ] {
+        assert!(html.contains(&format!("/graphql/assets/{name}")), "{name}");
+        let res = app
+            .http
+            .get(app.url(&format!("/graphql/assets/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{name}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{name}"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    }
+    let missing = app
+        .http
+        .get(app.url("/graphql/assets/../Cargo.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
 }
 
 async fn only_configured_origins_pass_cors(db: Db) {

@@ -13,6 +13,7 @@ on_both_databases!(
     queries_deeper_than_the_limit_are_refused,
     graphiqls_introspection_query_fits_within_the_limits,
     introspection_and_graphiql_are_off_in_production,
+    misspelt_fields_get_no_suggestions_when_introspection_is_off,
 );
 
 async fn login_as(app: &crate::helpers::TestApp, email: &str, client: &str) -> Value {
@@ -176,4 +177,35 @@ async fn introspection_and_graphiql_are_off_in_production(db: Db) {
         app.gql("{ __typename }", json!({}), None).await["data"]["__typename"],
         "Query"
     );
+}
+
+async fn misspelt_fields_get_no_suggestions_when_introspection_is_off(db: Db) {
+    let Some(prod) = spawn_app_with(db, &[("ENTITLE_ENV", "production")]).await else {
+        return;
+    };
+    let Some(dev) = spawn_app_with(db, &[]).await else {
+        return;
+    };
+    for query in [
+        "{ subscriptio { status } }",
+        "{ me { emai } }",
+        "{ entitlements { featurs } }",
+    ] {
+        let body = prod.gql(query, json!({}), None).await;
+        let text = body.to_string();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert!(
+            !text.contains("Did you mean"),
+            "production leaks the schema: {body}"
+        );
+        for hint in ["\"subscription\"", "\"email\"", "\"features\""] {
+            assert!(!text.contains(hint), "{hint} in {body}");
+        }
+        // Where introspection is on (development), the hints are there.
+        let hinted = dev.gql(query, json!({}), None).await;
+        assert!(hinted.to_string().contains("Did you mean"), "{hinted}");
+    }
 }

@@ -8,6 +8,8 @@ mod access;
 mod accounts;
 mod billing;
 mod binary;
+mod browser;
+mod ecosystem;
 mod faults;
 mod http;
 mod keys;

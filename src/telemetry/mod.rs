@@ -1,7 +1,10 @@
-//! Logging: human-readable in development, JSON in production. `RUST_LOG`
+//! Logs and metrics. Logs are human-readable in development, JSON in
+//! production, one compact line per request (`app::access_log`); `RUST_LOG`
 //! overrides the default filter. Nothing logs request bodies, headers or
 //! query strings, which is where passwords and tokens travel. Logs go to
 //! stderr, so stdout stays clean for command output (`entitle schema`).
+
+pub mod metrics;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -13,12 +16,15 @@ pub fn init(env: Environment) {
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match env {
         Environment::Development => registry.with(fmt::layer()).try_init(),
+        // The event's own fields at the top level, and the innermost span
+        // (the request id) once; not the list of every span again.
         Environment::Production => registry
             .with(
                 fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .with_span_list(false),
             )
             .try_init(),
     };
