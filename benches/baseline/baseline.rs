@@ -25,7 +25,9 @@ impl Query {
 }
 
 fn port() -> u16 {
-    let arg = std::env::args().nth(1).or_else(|| std::env::var("BASELINE_PORT").ok());
+    let arg = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("BASELINE_PORT").ok());
     match arg.as_deref().map(str::parse) {
         Some(Ok(port)) => port,
         Some(Err(_)) => {
