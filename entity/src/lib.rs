@@ -1,6 +1,7 @@
 //! SeaORM entities, one module a table. Only the `migration` crate changes the
 //! schema; these types mirror it.
 
+pub mod account_tokens;
 pub mod api_keys;
 pub mod audit_log;
 pub mod grants;
@@ -18,6 +19,7 @@ pub mod users;
 
 pub use status::{
     ChangeSource, EventStatus, OperatorAction, OutboxKind, OutboxStatus, Role, SubscriptionStatus,
+    TokenPurpose,
 };
 
 pub mod prelude {

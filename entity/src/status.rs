@@ -245,6 +245,16 @@ impl OperatorAction {
     }
 }
 
+/// What a single-use account token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum TokenPurpose {
+    #[sea_orm(string_value = "password_reset")]
+    PasswordReset,
+    #[sea_orm(string_value = "email_verification")]
+    EmailVerification,
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::ActiveEnum;

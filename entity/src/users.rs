@@ -23,6 +23,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// What the account may do as an operator.
     pub role: Role,
+    /// When the address was confirmed through a link sent to it.
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// A deleted account's tombstone: email and password erased, the row
+    /// kept so audit rows keep their (pseudonymous) reference.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261202_000011_create_outbox;
 mod m20261202_000012_add_user_role;
 mod m20261202_000013_create_grants;
 mod m20261202_000014_create_operator_actions;
+mod m20261202_000015_accounts_recovery;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_add_user_role::Migration),
             Box::new(m20261202_000013_create_grants::Migration),
             Box::new(m20261202_000014_create_operator_actions::Migration),
+            Box::new(m20261202_000015_accounts_recovery::Migration),
         ]
     }
 }

@@ -39,4 +39,8 @@ pub enum Users {
     StripeCustomerId,
     CreatedAt,
     UpdatedAt,
+    /// Added by m20261202_000015.
+    EmailVerifiedAt,
+    /// Added by m20261202_000015.
+    DeletedAt,
 }

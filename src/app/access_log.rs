@@ -8,12 +8,15 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request},
+    http::HeaderName,
     middleware::Next,
     response::Response,
 };
 use tracing::Instrument;
 
-use super::router::REQUEST_ID;
+/// Set on every request that lacks one and echoed on the response, so a
+/// client's report can be found in the log.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub async fn access_log(req: Request, next: Next) -> Response {
     let start = Instant::now();

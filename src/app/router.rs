@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     routing::{get, post},
 };
 use tower_http::{
@@ -16,14 +16,16 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use super::{access_log::access_log, state::AppState};
+use super::{
+    access_log::{REQUEST_ID, access_log},
+    state::AppState,
+};
 use crate::{
     db,
     graphql::{execute::internal_error_response, graphiql, http, ws},
     webhook,
 };
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Stripe's events are a few KiB; a megabyte is plenty and bounds a flood.
 const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;

@@ -11,13 +11,14 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::{
-    auth::{Accounts, Authenticator, JwtKeys, api_keys::ApiKeys},
+    auth::{Accounts, Authenticator, JwtKeys, accounts::AccountDeps, api_keys::ApiKeys},
     billing::Billing,
     changes::{ChangeFeed, UserRowsCache},
     config::Config,
     db,
     domain::Catalog,
     graphql::{guards, resolvers::api_keys::API_KEYS_LIMIT},
+    mail::Mailer,
     metering::Metering,
     operators::Operators,
 };
@@ -34,6 +35,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub metering: Metering,
     pub operators: Operators,
+    pub mailer: Mailer,
     /// Wakes the outbox worker when a row is written.
     pub outbox_wake: Arc<Notify>,
     /// Wakes the webhook worker when an event is stored (or replayed).
@@ -58,12 +60,19 @@ impl Services {
         let changes = ChangeFeed::new(cache);
         let billing = Billing::new(config, db.clone(), catalog.clone(), changes.clone())?;
         let jwt = JwtKeys::from_config(&config.auth)?;
-        let accounts = Accounts::new(db.clone(), jwt.clone(), &config.auth).await?;
+        let outbox_wake = Arc::new(Notify::new());
+        let deps = AccountDeps {
+            clock: config.clock.clone(),
+            outbox_wake: outbox_wake.clone(),
+            billing: billing.clone(),
+            changes: changes.clone(),
+        };
+        let accounts = Accounts::new(db.clone(), jwt.clone(), &config.auth, deps).await?;
+        let mailer = Mailer::new(&config.mail)?;
         let auth = Authenticator {
             jwt,
             keys: ApiKeys::new(db.clone(), changes.clone()),
         };
-        let outbox_wake = Arc::new(Notify::new());
         let metering = Metering::new(db.clone(), catalog.clone(), outbox_wake.clone());
         let webhook_wake = Arc::new(Notify::new());
         let operators = Operators {
@@ -82,6 +91,7 @@ impl Services {
             accounts,
             metering,
             operators,
+            mailer,
             outbox_wake,
             webhook_wake,
         })

@@ -51,6 +51,7 @@ pub fn spawn(
     tasks.push(tokio::spawn(
         OutboxWorker {
             billing: services.billing.clone(),
+            mailer: services.mailer.clone(),
             wake: services.outbox_wake.clone(),
             config: state.config.outbox,
         }

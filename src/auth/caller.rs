@@ -40,6 +40,8 @@ impl Caller {
 pub struct AuthUser {
     pub id: Uuid,
     pub expires_at: u64,
+    /// The refresh-token family the token was issued for (`sid`).
+    pub session: Option<Uuid>,
 }
 
 impl AuthUser {

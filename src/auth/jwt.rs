@@ -24,6 +24,9 @@ pub struct Claims {
     pub iat: u64,
     pub iss: String,
     pub aud: String,
+    /// The session (refresh-token family) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The keys and rules for access tokens. Cheap to clone: every request's
@@ -104,7 +107,8 @@ impl JwtKeys {
         json!({ "keys": self.0.ed25519.iter().map(SigningKey::jwk).collect::<Vec<_>>() })
     }
 
-    pub fn issue(&self, user: Uuid) -> anyhow::Result<String> {
+    /// A token for `user`, naming its `session` (`sid`) when it has one.
+    pub fn issue(&self, user: Uuid, session: Option<Uuid>) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: user.to_string(),
@@ -112,6 +116,7 @@ impl JwtKeys {
             exp: now + self.0.access_ttl.as_secs(),
             iss: self.0.issuer.clone(),
             aud: self.0.audience.clone(),
+            sid: session.map(|s| s.to_string()),
         };
         let (header, key) = match (self.0.ed25519.first(), &self.0.hs256) {
             (Some(k), _) => {
@@ -142,6 +147,11 @@ impl JwtKeys {
         Some(AuthUser {
             id: Uuid::parse_str(&data.claims.sub).ok()?,
             expires_at: data.claims.exp,
+            session: data
+                .claims
+                .sid
+                .as_deref()
+                .and_then(|s| Uuid::parse_str(s).ok()),
         })
     }
 
@@ -189,8 +199,12 @@ mod tests {
     fn tokens_round_trip_and_everything_else_is_refused() {
         let k = keys(&"a".repeat(32), "entitle-api");
         let user = Uuid::new_v4();
-        let token = k.issue(user).unwrap();
-        assert_eq!(k.verify(&token).map(|u| u.id), Some(user));
+        let session = Uuid::new_v4();
+        let token = k.issue(user, Some(session)).unwrap();
+        assert_eq!(
+            k.verify(&token).map(|u| (u.id, u.session)),
+            Some((user, Some(session)))
+        );
 
         let now = jsonwebtoken::get_current_timestamp();
         let claims = |exp: u64, aud: &str| serde_json::json!({"sub": user.to_string(), "exp": exp, "iat": now, "iss": "entitle", "aud": aud});
@@ -275,20 +289,22 @@ mod tests {
     fn authorization_headers_map_to_callers() {
         let k = keys(&"a".repeat(32), "entitle-api");
         let user = Uuid::new_v4();
-        let token = k.issue(user).unwrap();
+        let token = k.issue(user, None).unwrap();
         assert_eq!(k.caller_from_header(None), Caller::Anonymous);
         assert_eq!(
             k.caller_from_header(Some(&format!("Bearer {token}"))),
             Caller::User(AuthUser {
                 id: user,
-                expires_at: k.verify(&token).unwrap().expires_at
+                expires_at: k.verify(&token).unwrap().expires_at,
+                session: None,
             })
         );
         assert_eq!(
             k.caller_from_header(Some(&format!("bearer {token}"))),
             Caller::User(AuthUser {
                 id: user,
-                expires_at: k.verify(&token).unwrap().expires_at
+                expires_at: k.verify(&token).unwrap().expires_at,
+                session: None,
             })
         );
         assert_eq!(

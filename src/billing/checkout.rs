@@ -28,6 +28,11 @@ impl Billing {
         success_url: &str,
         cancel_url: &str,
     ) -> ApiResult<CheckoutStarted> {
+        if self.inner.require_verified_email && user.email_verified_at.is_none() {
+            return Err(ApiError::Forbidden(
+                "confirm your email address first (the link we sent, or requestEmailVerification)",
+            ));
+        }
         let plan: &Plan = self
             .inner
             .catalog

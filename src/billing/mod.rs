@@ -43,6 +43,8 @@ struct Inner {
     sync_locks: KeyedLocks,
     changes: ChangeFeed,
     feature_source: FeatureSource,
+    /// `ENTITLE_REQUIRE_VERIFIED_EMAIL`: no checkout before the address is verified.
+    require_verified_email: bool,
 }
 
 impl Billing {
@@ -63,6 +65,7 @@ impl Billing {
                 sync_locks: KeyedLocks::default(),
                 changes,
                 feature_source: config.access.feature_source,
+                require_verified_email: config.auth.require_verified_email,
             }),
         })
     }

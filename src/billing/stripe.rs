@@ -7,7 +7,7 @@ use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::{
     billing_meter_event::CreateBillingMeterEvent,
     billing_portal_session::CreateBillingPortalSession,
-    subscription::{ListSubscription, ListSubscriptionStatus},
+    subscription::{CancelSubscription, ListSubscription, ListSubscriptionStatus},
 };
 use stripe_checkout::{
     CheckoutSession, CheckoutSessionMode,
@@ -189,6 +189,24 @@ impl StripeApi {
             .await
             .map_err(|e| stripe_error("list subscriptions", "customer", e))?;
         Ok(list.data)
+    }
+
+    /// Cancels a subscription now (not at the period's end). One Stripe
+    /// already ended counts as done.
+    pub async fn cancel_subscription(&self, id: &str) -> ApiResult<()> {
+        let cancel = CancelSubscription::new(id);
+        match observed("cancel_subscription", cancel.send(self.client()?)).await {
+            Ok(_) => Ok(()),
+            Err(StripeError::Stripe(_, 404)) => Ok(()),
+            Err(StripeError::Stripe(api, 400))
+                if api.message.as_deref().is_some_and(|m| m.contains("cancel")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(ApiError::StripeUnavailable(anyhow!(
+                "cancel a subscription: {e}"
+            ))),
+        }
     }
 
     /// The customer's active entitlements (feature lookup keys) from

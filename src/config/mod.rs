@@ -47,6 +47,10 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+    /// The value as text (secrets read from the environment are).
+    pub fn expose_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -73,6 +77,9 @@ pub struct Config {
     pub billing: BillingConfig,
     pub webhooks: WebhookConfig,
     pub outbox: OutboxConfig,
+    pub mail: MailConfig,
+    /// What account tokens expire by; only tests move it.
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Clone)]
@@ -120,6 +127,23 @@ pub struct AuthConfig {
     pub refresh_token_ttl: Duration,
     pub rate_per_email: Quota,
     pub rate_per_ip: Quota,
+    /// Where the app's pages are: links in mail point there
+    /// (`/reset-password?token=…`, `/verify-email?token=…`).
+    pub app_url: String,
+    /// `createCheckout` answers `FORBIDDEN` until the address is verified.
+    pub require_verified_email: bool,
+}
+
+/// How mail leaves.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// `smtp://host:port` (plain, for local relays and tests),
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://host:465` (TLS),
+    /// with `user:password@` when the relay wants them. `None`: mail is
+    /// written to `dir`.
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    pub dir: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -229,6 +253,8 @@ impl Config {
             billing: sections::billing(&vars)?,
             webhooks: sections::webhooks(&vars)?,
             outbox: sections::outbox(&vars)?,
+            mail: sections::mail(&vars)?,
+            clock: crate::clock::Clock::default(),
         })
     }
 }

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 
 use super::{
     AccessConfig, AuthConfig, BillingConfig, DEFAULT_DATABASE_URL, DatabaseConfig, Environment,
-    FeatureSource, GraphqlConfig, HttpConfig, MIN_JWT_SECRET_BYTES, OutboxConfig, Quota, Secret,
-    StripeConfig, WebhookConfig, origin_of, vars::Vars,
+    FeatureSource, GraphqlConfig, HttpConfig, MIN_JWT_SECRET_BYTES, MailConfig, OutboxConfig,
+    Quota, Secret, StripeConfig, WebhookConfig, origin_of, vars::Vars,
 };
 use crate::{
     auth::signing_keys::{SigningKey, split_pems},
@@ -130,7 +130,18 @@ pub fn auth<F: Fn(&str) -> Option<String>>(
             burst: v.positive_u32("ENTITLE_AUTH_RATE_PER_IP", 60)?,
             window,
         },
+        app_url: app_url(v)?,
+        require_verified_email: v.bool("ENTITLE_REQUIRE_VERIFIED_EMAIL", false)?,
     })
+}
+
+fn app_url<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<String> {
+    let raw = v.string("ENTITLE_APP_URL", "http://127.0.0.1:5173");
+    let url = url::Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .with_context(|| format!("ENTITLE_APP_URL must be an http(s) URL, not `{raw}`"))?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 pub fn graphql<F: Fn(&str) -> Option<String>>(
@@ -238,5 +249,19 @@ pub fn outbox<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<Outb
     Ok(OutboxConfig {
         lease: v.secs("ENTITLE_OUTBOX_LEASE_SECS", 60)?,
         retry_base: Duration::from_millis(v.positive("ENTITLE_OUTBOX_RETRY_MS", 5_000)?),
+    })
+}
+
+pub fn mail<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<MailConfig> {
+    let smtp_url = v.get("ENTITLE_SMTP_URL").map(|u| u.trim().to_owned());
+    if let Some(u) = &smtp_url
+        && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
+    {
+        bail!("ENTITLE_SMTP_URL must be smtp://host:port or smtps://host:port");
+    }
+    Ok(MailConfig {
+        smtp_url: smtp_url.map(|u| Secret::new(u.into_bytes())),
+        from: v.string("ENTITLE_MAIL_FROM", "Entitle <no-reply@localhost>"),
+        dir: v.string("ENTITLE_MAIL_DIR", "mail").into(),
     })
 }

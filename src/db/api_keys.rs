@@ -131,3 +131,18 @@ pub async fn touch(
         .await?;
     Ok(())
 }
+
+/// Revokes every live key of the user; returns how many.
+pub async fn revoke_all_of_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let res = api_keys::Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

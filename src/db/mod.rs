@@ -1,6 +1,7 @@
 //! Database access. Every query is a function taking `&impl ConnectionTrait`,
 //! so it runs on the pool or inside a transaction alike.
 
+pub mod account_tokens;
 pub mod api_keys;
 pub mod audit_log;
 pub mod grants;

@@ -142,3 +142,13 @@ pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
         .count(db)
         .await
 }
+
+/// Replaces a row's payload with an empty object (a sent mail's token goes).
+pub async fn erase_payload(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(Column::Payload, Expr::value("{}"))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

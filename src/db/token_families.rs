@@ -88,3 +88,20 @@ pub async fn revoke_all_of_user(
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Revokes every live family of the user but `keep` (the session asking).
+pub async fn revoke_all_but(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    keep: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let res = token_families::Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Id.ne(keep))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

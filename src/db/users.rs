@@ -49,8 +49,9 @@ pub async fn by_pids(db: &impl ConnectionTrait, pids: &[Uuid]) -> Result<Vec<use
         .await
 }
 
-/// Records the user's Stripe customer unless one is recorded already; returns
-/// the customer id that is recorded afterwards.
+/// Records the user's Stripe customer unless one is recorded already, or the
+/// account is closed (a late webhook must not link it again); returns the
+/// customer id that is recorded afterwards.
 pub async fn set_stripe_customer(
     db: &impl ConnectionTrait,
     user_id: i32,
@@ -62,6 +63,7 @@ pub async fn set_stripe_customer(
         .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(users::Column::Id.eq(user_id))
         .filter(users::Column::StripeCustomerId.is_null())
+        .filter(users::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
     Ok(by_id(db, user_id).await?.and_then(|u| u.stripe_customer_id))
@@ -162,4 +164,63 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> 
         .order_by_asc(users::Column::Id)
         .all(db)
         .await
+}
+
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    password_hash: String,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_verified(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::EmailVerifiedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Erases what identifies the person (the address, the password hash, the
+/// Stripe link) and keeps the row as a tombstone, so rows that refer to it
+/// (the audit trail) keep a pseudonymous reference. The email column holds a
+/// placeholder no address can equal, so the address can register again.
+pub async fn tombstone(
+    db: &impl ConnectionTrait,
+    user: &users::Model,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::Email,
+            Expr::value(format!("deleted:{}", user.pid)),
+        )
+        .col_expr(users::Column::PasswordHash, Expr::value(String::new()))
+        .col_expr(
+            users::Column::StripeCustomerId,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(users::Column::Role, Expr::value(Role::User))
+        .col_expr(users::Column::DeletedAt, Expr::value(now))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user.id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -98,13 +98,23 @@ fn gone() -> ApiError {
     ApiError::Unauthenticated("this account no longer exists")
 }
 
-/// The caller's account; `UNAUTHENTICATED` when anonymous.
+/// The caller's account; `UNAUTHENTICATED` when anonymous, or when the
+/// account was deleted (its tokens may not have expired yet).
 pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
     let pid = signed_in_id(ctx)?;
     ctx.data_unchecked::<Loaders>()
         .user(pid)
         .await?
+        .filter(|u| u.deleted_at.is_none())
         .ok_or_else(gone)
+}
+
+/// The session (refresh-token family) the caller's access token names.
+pub fn session_id(ctx: &Context<'_>) -> Option<Uuid> {
+    match meta(ctx).caller {
+        Caller::User(u) => u.session,
+        _ => None,
+    }
 }
 
 /// The caller's account read from the database, not the rows cache: billing
@@ -117,6 +127,7 @@ pub async fn signed_in_user_uncached(ctx: &Context<'_>) -> ApiResult<users::Mode
         .await?
         .into_iter()
         .next()
+        .filter(|u| u.deleted_at.is_none())
         .ok_or_else(gone)
 }
 

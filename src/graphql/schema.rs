@@ -24,6 +24,7 @@ use super::{
         history::HistoryQuery,
         live::SubscriptionRoot,
         operators::{OperatorMutation, OperatorQuery},
+        recovery::RecoveryMutation,
         usage::{UsageMutation, UsageQuery},
         viewer::ViewerQuery,
     },
@@ -53,6 +54,7 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     AccountMutation,
+    RecoveryMutation,
     BillingMutation,
     ApiKeyMutation,
     UsageMutation,

@@ -1,5 +1,5 @@
 //! The outbox worker: what Entitle sends outward (meter events to Stripe,
-//! and mail) is written as a row in the transaction that caused it, then
+//! mail through SMTP) is written as a row in the transaction that caused it, then
 //! sent from here, by one worker at a time per row across instances (a
 //! leased claim), retried with back-off, and never sent again once the
 //! receiver acknowledged it. A receiver that deduplicates by the message's
@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use entity::{OutboxKind, outbox};
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::{
@@ -19,6 +20,7 @@ use crate::{
     },
     config::OutboxConfig,
     db::{self, outbox::Finish},
+    mail::{Mail, Mailer},
 };
 
 /// After this many refusals in a row a row is dead: kept, not sent again.
@@ -27,6 +29,7 @@ const MAX_REFUSALS: i32 = 10;
 #[derive(Clone)]
 pub struct OutboxWorker {
     pub billing: Billing,
+    pub mailer: Mailer,
     pub wake: Arc<Notify>,
     pub config: OutboxConfig,
 }
@@ -68,8 +71,19 @@ impl OutboxWorker {
                 };
                 claimed_any = true;
                 handled += 1;
-                let (outcome, error) = self.outcome(&row, self.send(&row).await);
+                // A panic while sending one row must not stop the worker.
+                let sent = std::panic::AssertUnwindSafe(self.send(&row))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err(SendFailure::Refused("sending panicked".into())));
+                let (outcome, error) = self.outcome(&row, sent);
+                let done = matches!(outcome, Finish::Sent | Finish::Dead);
                 db::outbox::finish(db, &row, outcome, error, Utc::now()).await?;
+                if done && row.kind == OutboxKind::Email {
+                    // A mail carries a single-use token: once it is out (or
+                    // given up on), the row keeps no copy.
+                    db::outbox::erase_payload(db, row.id).await?;
+                }
             }
             if !claimed_any {
                 return Ok(handled);
@@ -107,7 +121,11 @@ impl OutboxWorker {
                     .map_err(|e| SendFailure::Refused(format!("unreadable meter event: {e}")))?;
                 self.billing.stripe().send_meter_event(&event).await
             }
-            OutboxKind::Email => Err(SendFailure::Transient("no mailer is configured".into())),
+            OutboxKind::Email => {
+                let mail: Mail = serde_json::from_str(&row.payload)
+                    .map_err(|e| SendFailure::Refused(format!("unreadable mail: {e}")))?;
+                self.mailer.send(row.id, &mail).await
+            }
         }
     }
 }

@@ -213,25 +213,7 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> Option<TestApp> {
-    let (db_url, guard) = fresh_database(db).await?;
-    let app = Application::build(test_config(&db_url, overrides))
-        .await
-        .expect("application starts");
-    let addr = app.local_addr();
-    let metrics_addr = app.metrics_addr();
-    let server = tokio::spawn(async move {
-        app.run_until(std::future::pending())
-            .await
-            .expect("server runs");
-    });
-    Some(TestApp {
-        addr,
-        metrics_addr,
-        db_url,
-        http: reqwest::Client::new(),
-        server,
-        _db: Some(guard),
-    })
+    spawn_app_configured(db, overrides, |_| {}).await
 }
 
 /// A server on an existing database at `db_url` (which the caller cleans up).
@@ -372,4 +354,163 @@ impl Drop for PlansFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A server with `overrides`, and whatever else `adjust` sets on its
+/// configuration (a clock a test moves, say).
+pub async fn spawn_app_configured(
+    db: Db,
+    overrides: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
+    let (db_url, guard) = fresh_database(db).await?;
+    let mut config = test_config(&db_url, overrides);
+    adjust(&mut config);
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
+    let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
+    let server = tokio::spawn(async move {
+        app.run_until(std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    Some(TestApp {
+        addr,
+        metrics_addr,
+        db_url,
+        http: reqwest::Client::new(),
+        server,
+        _db: Some(guard),
+    })
+}
+
+/// A small SMTP server on loopback that accepts every message and keeps it:
+/// the tests read the mail Entitle sends, over SMTP for real.
+pub struct SmtpSink {
+    pub addr: SocketAddr,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, kept.clone()));
+            }
+        });
+        Self { addr, mails }
+    }
+
+    /// `smtp://…` for `ENTITLE_SMTP_URL`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    pub fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 20 s) for the `n`th mail (from 1) to `to`.
+    pub async fn nth_to(&self, to: &str, n: usize) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let mine: Vec<String> = self
+                .mails()
+                .into_iter()
+                .filter(|m| m.contains(&format!("To: {to}")))
+                .collect();
+            if mine.len() >= n {
+                return mine[n - 1].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail #{n} to {to}; the sink holds: {:?}",
+                self.mails()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250 sink\r\n",
+            "DATA" => {
+                let _ = write.write_all(b"354 go on\r\n").await;
+                let mut body = Vec::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if l == "." {
+                        break;
+                    }
+                    body.push(l.strip_prefix('.').map(str::to_owned).unwrap_or(l));
+                }
+                mails.lock().unwrap().push(body.join("\n"));
+                b"250 kept\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"250 OK\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A mail's quoted-printable text decoded (soft line breaks joined, `=XX`
+/// bytes restored); other text comes through as it is.
+pub fn unquote(mail: &str) -> String {
+    let joined = mail.replace("=\n", "").replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The token of the first link to `path` in a mail.
+pub fn token_in(mail: &str, path: &str) -> String {
+    let mail = unquote(mail);
+    let at = mail
+        .find(&format!("{path}?token="))
+        .unwrap_or_else(|| panic!("no {path} link in:\n{mail}"));
+    mail[at + path.len() + "?token=".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

@@ -135,6 +135,37 @@ const ROOT_FIELDS: &[(&str, &str, bool)] = &[
         "mutation { revokeApiKey(id: \"x\") }",
         false,
     ),
+    // Account recovery: the owner's, never a key's.
+    (
+        "Mutation.changePassword",
+        "mutation { changePassword(currentPassword: \"x\", newPassword: \"long enough pw\") }",
+        false,
+    ),
+    (
+        "Mutation.requestPasswordReset",
+        "mutation { requestPasswordReset(email: \"x@example.com\") }",
+        false,
+    ),
+    (
+        "Mutation.resetPassword",
+        "mutation { resetPassword(token: \"x\", newPassword: \"long enough pw\") }",
+        false,
+    ),
+    (
+        "Mutation.requestEmailVerification",
+        "mutation { requestEmailVerification }",
+        false,
+    ),
+    (
+        "Mutation.verifyEmail",
+        "mutation { verifyEmail(token: \"x\") }",
+        false,
+    ),
+    (
+        "Mutation.deleteAccount",
+        "mutation { deleteAccount(password: \"x\") }",
+        false,
+    ),
     // Operator fields: a key never carries a role.
     (
         "Query.customer",

@@ -17,6 +17,7 @@ mod limits;
 mod operators;
 mod ops;
 mod overage;
+mod recovery;
 mod sim;
 mod tokens;
 mod usage;

@@ -9,17 +9,17 @@ use crate::{
     graphql::{caller::meta, guards::SessionOnly, views::AuthPayload},
 };
 
-fn email(raw: &str) -> ApiResult<Email> {
+pub fn email(raw: &str) -> ApiResult<Email> {
     Email::parse(raw).map_err(|e| ApiError::bad_input("email", e.to_string()))
 }
 
 /// A password being set, held to the policy.
-fn new_password(raw: String, field: &'static str) -> ApiResult<Password> {
+pub fn new_password(raw: String, field: &'static str) -> ApiResult<Password> {
     Password::parse(raw).map_err(|e| ApiError::bad_input(field, e.to_string()))
 }
 
 /// A password being checked: only bounded.
-fn login_password(raw: String, field: &'static str) -> ApiResult<LoginPassword> {
+pub fn login_password(raw: String, field: &'static str) -> ApiResult<LoginPassword> {
     LoginPassword::parse(raw).map_err(|e| ApiError::bad_input(field, e.to_string()))
 }
 

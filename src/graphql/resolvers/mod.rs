@@ -9,5 +9,6 @@ pub mod catalog;
 pub mod history;
 pub mod live;
 pub mod operators;
+pub mod recovery;
 pub mod usage;
 pub mod viewer;

@@ -6,6 +6,7 @@ use async_graphql::{Context, Object};
 
 use crate::{
     domain::Catalog,
+    error::ApiError,
     graphql::{
         caller::{access, caller_id},
         loaders::Loaders,
@@ -24,7 +25,12 @@ impl ViewerQuery {
             return Ok(None);
         };
         let user = ctx.data_unchecked::<Loaders>().user(id).await?;
-        Ok(user.as_ref().map(User::from))
+        match user {
+            Some(u) if u.deleted_at.is_some() => {
+                Err(ApiError::Unauthenticated("this account no longer exists").into())
+            }
+            user => Ok(user.as_ref().map(User::from)),
+        }
     }
 
     /// The caller's current subscription: the one that grants access, else

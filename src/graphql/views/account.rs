@@ -11,6 +11,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// What the account may do as an operator.
     pub role: super::Role,
+    /// Whether the address was confirmed through the link sent to it.
+    pub email_verified: bool,
 }
 
 impl From<&entity::users::Model> for User {
@@ -20,6 +22,7 @@ impl From<&entity::users::Model> for User {
             email: m.email.clone(),
             created_at: m.created_at,
             role: m.role.into(),
+            email_verified: m.email_verified_at.is_some(),
         }
     }
 }

@@ -1,11 +1,18 @@
-//! The account flows behind `register`, `login`, `refresh` and `logout`.
-//! Resolvers parse the input into typed values and call these.
+//! The account flows: `register`, `login`, `refresh`, `logout` here;
+//! password changes and resets (`recovery.rs`), address verification
+//! (`verification.rs`) and deletion (`deletion.rs`) beside them. Resolvers
+//! parse the input into typed values and call these.
+
+mod deletion;
+mod recovery;
+mod verification;
 
 use std::{net::IpAddr, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use entity::{refresh_tokens, users};
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{
@@ -15,6 +22,9 @@ use super::{
     rate_limit::{RateLimiter, client_key},
 };
 use crate::{
+    billing::Billing,
+    changes::ChangeFeed,
+    clock::Clock,
     config::AuthConfig,
     db::{self, refresh_tokens::NewToken},
     domain::{Email, LoginPassword, Password},
@@ -32,6 +42,17 @@ pub struct Session {
     pub user: users::Model,
 }
 
+/// What the account flows reach beyond the accounts themselves.
+pub struct AccountDeps {
+    /// Account tokens expire by it.
+    pub clock: Clock,
+    /// Wakes the outbox worker when a mail is written.
+    pub outbox_wake: Arc<Notify>,
+    /// Deleting an account cancels its Stripe subscription.
+    pub billing: Billing,
+    pub changes: ChangeFeed,
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     inner: Arc<Inner>,
@@ -42,9 +63,11 @@ struct Inner {
     hasher: PasswordHasherPool,
     jwt: JwtKeys,
     refresh_ttl: chrono::Duration,
-    /// Keyed by email for register/login, and by account for refresh.
+    /// Keyed by email for register/login/reset, and by account otherwise.
     per_account: RateLimiter,
     per_ip: RateLimiter,
+    app_url: String,
+    deps: AccountDeps,
 }
 
 fn limited(retry_after_secs: u64) -> ApiError {
@@ -56,6 +79,7 @@ impl Accounts {
         db: DatabaseConnection,
         jwt: JwtKeys,
         config: &AuthConfig,
+        deps: AccountDeps,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::new(Inner {
@@ -65,6 +89,8 @@ impl Accounts {
                 refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
                 per_account: RateLimiter::new(config.rate_per_email),
                 per_ip: RateLimiter::new(config.rate_per_ip),
+                app_url: config.app_url.clone(),
+                deps,
             }),
         })
     }
@@ -77,6 +103,12 @@ impl Accounts {
         self.inner.per_account.check(account).map_err(limited)
     }
 
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.deps.clock.now()
+    }
+
+    /// Creates the account, sends the link that verifies its address (in
+    /// the same transaction), and signs it in.
     pub async fn register(
         &self,
         email: Email,
@@ -85,7 +117,8 @@ impl Accounts {
     ) -> ApiResult<Session> {
         self.limit(client, email.as_str())?;
         let hash = self.inner.hasher.hash(&password).await?;
-        let user = match db::users::insert(&self.inner.db, &email, hash).await {
+        let txn = db::begin_write(&self.inner.db).await?;
+        let user = match db::users::insert(&txn, &email, hash).await {
             Ok(user) => user,
             Err(e) if db::is_unique_violation(&e) => {
                 return Err(ApiError::Conflict(
@@ -94,8 +127,12 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
+        self.send_verification(&txn, &user).await?;
+        txn.commit().await?;
+        self.inner.deps.outbox_wake.notify_one();
         tracing::info!(user = %user.pid, "account registered");
-        self.start_session(user).await
+        let verified_hash = user.password_hash.clone();
+        self.start_session(user, &verified_hash).await
     }
 
     pub async fn login(
@@ -115,19 +152,27 @@ impl Accounts {
         match user {
             Some(user) if ok => {
                 tracing::info!(user = %user.pid, "signed in");
-                self.start_session(user).await
+                let verified_hash = user.password_hash.clone();
+                self.start_session(user, &verified_hash).await
             }
             _ => Err(ApiError::Unauthenticated(BAD_CREDENTIALS)),
         }
     }
 
-    /// A new token family (one sign-in) with its first refresh token.
-    async fn start_session(&self, user: users::Model) -> ApiResult<Session> {
+    /// A new token family (one sign-in) with its first refresh token, if the
+    /// password that was checked (`verified_hash`) is still the account's:
+    /// the user's row is locked, so a reset or change committed while
+    /// argon2 ran makes this sign-in fail rather than outlive it.
+    async fn start_session(&self, user: users::Model, verified_hash: &str) -> ApiResult<Session> {
         let now = Utc::now();
         let expires_at = now + self.inner.refresh_ttl;
         let family = Uuid::new_v4();
         let refresh_token = opaque::generate();
         let txn = db::begin_write(&self.inner.db).await?;
+        let current = db::users::lock(&txn, user.id).await?;
+        if current.is_none_or(|u| u.password_hash != verified_hash || u.deleted_at.is_some()) {
+            return Err(ApiError::Unauthenticated(BAD_CREDENTIALS));
+        }
         db::token_families::insert(&txn, family, user.id, now, expires_at).await?;
         db::refresh_tokens::insert(
             &txn,
@@ -142,12 +187,17 @@ impl Accounts {
         )
         .await?;
         txn.commit().await?;
-        self.session(user, refresh_token)
+        self.session(user, refresh_token, family)
     }
 
-    fn session(&self, user: users::Model, refresh_token: String) -> ApiResult<Session> {
+    fn session(
+        &self,
+        user: users::Model,
+        refresh_token: String,
+        family: Uuid,
+    ) -> ApiResult<Session> {
         Ok(Session {
-            access_token: self.inner.jwt.issue(user.pid)?,
+            access_token: self.inner.jwt.issue(user.pid, Some(family))?,
             refresh_token,
             expires_in: self.inner.jwt.access_ttl().as_secs(),
             user,
@@ -177,13 +227,22 @@ impl Accounts {
             self.revoke_on_reuse(&old, now).await?;
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         }
+        let (user, new_token) = self.rotate(&old, now).await?;
+        self.session(user, new_token, old.family_id)
+    }
+
+    /// Spends `old` and issues its successor in the same family, under the
+    /// family's row lock: a revocation cannot slip in between our checks and
+    /// our new token.
+    async fn rotate(
+        &self,
+        old: &refresh_tokens::Model,
+        now: DateTime<Utc>,
+    ) -> ApiResult<(users::Model, String)> {
         let new_token = opaque::generate();
         let new_id = Uuid::new_v4();
         let expires_at = now + self.inner.refresh_ttl;
-
-        let txn = db::begin_write(db).await?;
-        // First the family's row lock: a revocation cannot slip in between our
-        // checks and our new token.
+        let txn = db::begin_write(&self.inner.db).await?;
         if !db::token_families::touch_live(&txn, old.family_id, now, expires_at).await? {
             txn.rollback().await?;
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
@@ -192,26 +251,23 @@ impl Accounts {
             // Spent between our read and our lock: that is reuse too.
             db::token_families::revoke(&txn, old.family_id, now).await?;
             txn.commit().await?;
-            warn_reuse(&old);
+            warn_reuse(old);
             return Err(ApiError::Unauthenticated(BAD_REFRESH));
         }
-        db::refresh_tokens::insert(
-            &txn,
-            NewToken {
-                id: new_id,
-                family_id: old.family_id,
-                user_id: old.user_id,
-                token_hash: opaque::hash(&new_token),
-                expires_at,
-            },
-            now,
-        )
-        .await?;
+        let token = NewToken {
+            id: new_id,
+            family_id: old.family_id,
+            user_id: old.user_id,
+            token_hash: opaque::hash(&new_token),
+            expires_at,
+        };
+        db::refresh_tokens::insert(&txn, token, now).await?;
         let user = db::users::by_id(&txn, old.user_id)
             .await?
+            .filter(|u| u.deleted_at.is_none())
             .ok_or(ApiError::Unauthenticated(BAD_REFRESH))?;
         txn.commit().await?;
-        self.session(user, new_token)
+        Ok((user, new_token))
     }
 
     async fn revoke_on_reuse(
@@ -233,6 +289,31 @@ impl Accounts {
             db::token_families::revoke(db, t.family_id, Utc::now()).await?;
         }
         Ok(())
+    }
+
+    /// Checks the password of a signed-in user, for changes that need it:
+    /// counted against the account's rate limit, `BAD_USER_INPUT` on `field`
+    /// when wrong.
+    async fn confirm_password(
+        &self,
+        user: &users::Model,
+        password: &LoginPassword,
+        field: &'static str,
+    ) -> ApiResult<()> {
+        self.inner
+            .per_account
+            .check(&format!("user:{}", user.id))
+            .map_err(limited)?;
+        let ok = self
+            .inner
+            .hasher
+            .verify(password, Some(user.password_hash.as_str()))
+            .await?;
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::bad_input(field, "the password is wrong"))
+        }
     }
 }
 
