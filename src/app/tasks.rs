@@ -46,6 +46,7 @@ pub fn spawn(
             services.billing.clone(),
             state.webhook_wake.clone(),
             state.config.webhooks.lease,
+            state.config.webhooks.concurrency,
         )));
     }
     tasks.push(tokio::spawn(

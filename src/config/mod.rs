@@ -182,6 +182,9 @@ pub struct WebhookConfig {
     /// How long a worker owns a claimed event; after a crash another worker
     /// (or the restarted one) takes it over once this passes.
     pub lease: Duration,
+    /// How many customers' events are applied at once (each holds one
+    /// database connection while Stripe is read, on PostgreSQL).
+    pub concurrency: usize,
 }
 
 impl fmt::Debug for WebhookConfig {
@@ -190,6 +193,7 @@ impl fmt::Debug for WebhookConfig {
             .field("secrets", &self.secrets.len())
             .field("tolerance_secs", &self.tolerance_secs)
             .field("lease", &self.lease)
+            .field("concurrency", &self.concurrency)
             .finish()
     }
 }

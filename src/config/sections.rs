@@ -242,6 +242,7 @@ pub fn webhooks<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> anyhow::Result<We
         tolerance_secs: i64::try_from(v.positive("STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?)
             .context("STRIPE_WEBHOOK_TOLERANCE_SECS is too large")?,
         lease: v.secs("ENTITLE_WEBHOOK_LEASE_SECS", 60)?,
+        concurrency: v.positive_usize("ENTITLE_WEBHOOK_CONCURRENCY", 4)?,
     })
 }
 

@@ -52,19 +52,22 @@ const QUEUE: Queue<Column, EventStatus> = Queue {
     working: EventStatus::Processing,
 };
 
-/// Ids of events due for processing, oldest first.
-pub async fn due_ids(
+/// Events due for processing, oldest first: their ids and customers.
+pub async fn due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<String>, DbErr> {
-    let rows = stripe_events::Entity::find()
+) -> Result<Vec<(String, Option<String>)>, DbErr> {
+    stripe_events::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::CustomerId)
         .filter(QUEUE.due(now))
         .order_by_asc(Column::Created)
         .limit(limit)
+        .into_tuple()
         .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+        .await
 }
 
 /// Claims a due event for one worker (across instances: the update is
