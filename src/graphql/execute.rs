@@ -15,7 +15,7 @@ use super::{
     caller::{CallerCache, RequestMeta},
     loaders::Loaders,
     negotiate::MediaType,
-    schema::Executed,
+    pipeline::Executed,
 };
 use crate::{app::state::AppState, error::code, telemetry::metrics};
 

@@ -26,7 +26,7 @@ use super::{
     execute::{Params, execute, not_acceptable, request_error},
     graphiql,
     negotiate::{is_json_content_type, negotiate},
-    schema::operation_type,
+    pipeline::operation_type,
 };
 use crate::app::state::AppState;
 

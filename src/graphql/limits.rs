@@ -1,55 +1,12 @@
 //! Limits async-graphql does not have: a document's size once its fragments
 //! are expanded, checked before async-graphql walks it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
-use async_graphql::{
-    Request, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
-};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
 /// async-graphql's bound on how deeply selection sets and fragment spreads nest.
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
-
-/// Refuses, before async-graphql looks at it, a document that is only small
-/// until its fragments are expanded. async-graphql walks fragments inline, with
-/// no memo (its recursion-depth check, then its complexity and depth visitors),
-/// so ten fragments that each spread the previous one ten times cost it 10^10
-/// steps, synchronously on a runtime thread, where no timeout can stop them.
-/// Here each fragment is sized once. Every selection counts, `__typename`
-/// included, which the complexity limit does not count.
-pub struct ExpandedSizeLimit {
-    pub max_selections: usize,
-}
-
-impl ExtensionFactory for ExpandedSizeLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ExpandedSizeLimitExt {
-            max_selections: self.max_selections,
-        })
-    }
-}
-
-struct ExpandedSizeLimitExt {
-    max_selections: usize,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ExpandedSizeLimitExt {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // Parsed once: async-graphql reuses the document it finds in the request.
-        let doc = request.parsed_query()?;
-        expanded_size(doc, self.max_selections, MAX_RECURSIVE_DEPTH)
-            .map_err(|message| ServerError::new(message, None))?;
-        next.run(ctx, request).await
-    }
-}
 
 /// The size and height of a selection set with its fragments expanded.
 #[derive(Clone, Copy)]
@@ -138,7 +95,15 @@ impl<'a> Walk<'a> {
 /// The number of selections `doc` makes once its fragments are expanded, or
 /// why it is refused: over `max_selections`, nested deeper than `max_depth`
 /// (counted as async-graphql counts it), or a fragment that spreads itself.
-fn expanded_size(
+///
+/// A document that is only small until its fragments are expanded is refused
+/// here, before async-graphql looks at it: async-graphql walks fragments
+/// inline, with no memo (its recursion-depth check, then its complexity and
+/// depth visitors), so ten fragments that each spread the previous one ten
+/// times cost it 10^10 steps, synchronously on a runtime thread, where no
+/// timeout can stop them. Here each fragment is sized once. Every selection
+/// counts, `__typename` included, which the complexity limit does not count.
+pub fn expanded_size(
     doc: &ExecutableDocument,
     max_selections: usize,
     max_depth: usize,

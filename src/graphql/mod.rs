@@ -10,6 +10,7 @@
 //!   answering with [`views`].
 
 pub mod caller;
+pub mod documents;
 pub mod execute;
 pub mod graphiql;
 pub mod guards;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod limits;
 pub mod loaders;
 pub mod negotiate;
+pub mod pipeline;
 pub mod resolvers;
 pub mod schema;
 pub mod views;

@@ -1,21 +1,15 @@
 //! Schema assembly, apart from HTTP wiring: the same schema serves POST, GET,
 //! WebSocket and `entitle schema`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicU8, Ordering},
-};
+use std::sync::Arc;
 
-use async_graphql::{
-    MergedObject, Request, Response, Schema, SchemaBuilder, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest},
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
-};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use super::{
     caller::AccessRules,
-    limits::{ExpandedSizeLimit, MAX_RECURSIVE_DEPTH},
+    limits::MAX_RECURSIVE_DEPTH,
+    pipeline::Pipeline,
     resolvers::{
         account::AccountMutation,
         api_keys::{ApiKeyMutation, ApiKeyQuery},
@@ -104,107 +98,14 @@ pub fn build_schema(deps: SchemaDeps, config: &GraphqlConfig) -> EntitleSchema {
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(16)
-        .extension(ExpandedSizeLimit {
+        .extension(Pipeline::new(
             // Room for spreads and `__typename`s around a query at the
             // complexity limit (GraphiQL's introspection query fits well).
-            max_selections: config.max_query_complexity.saturating_mul(4),
-        })
-        .extension(ExecutionMarker);
+            config.max_query_complexity.saturating_mul(4),
+        ));
     if !config.introspection {
         // "Did you mean …?" would rebuild the schema field by field.
         b = b.disable_introspection().disable_suggestions();
     }
     b.finish()
-}
-
-/// Set by [`ExecutionMarker`] when a request got past parsing and validation.
-/// GraphQL-over-HTTP answers a request that never executed with 4xx under
-/// `application/graphql-response+json`, and async-graphql's `Response` does
-/// not tell the two apart by itself. It also keeps the operation's type, for
-/// the metrics.
-#[derive(Default)]
-pub struct Executed {
-    executed: AtomicBool,
-    /// 0 unknown, 1 query, 2 mutation, 3 subscription.
-    kind: AtomicU8,
-}
-
-impl Executed {
-    pub fn get(&self) -> bool {
-        self.executed.load(Ordering::Relaxed)
-    }
-
-    /// `query`, `mutation`, `subscription`, or `invalid` when the document
-    /// did not parse or named no operation.
-    pub fn kind(&self) -> &'static str {
-        match self.kind.load(Ordering::Relaxed) {
-            1 => "query",
-            2 => "mutation",
-            3 => "subscription",
-            _ => "invalid",
-        }
-    }
-}
-
-/// The type of the operation a request runs, if the document names one.
-pub fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    }
-}
-
-struct ExecutionMarker;
-
-impl ExtensionFactory for ExecutionMarker {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ExecutionMarkerExt)
-    }
-}
-
-struct ExecutionMarkerExt;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ExecutionMarkerExt {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // The request's own data: it joins the context only once it executes.
-        let flag = request
-            .data
-            .get(&std::any::TypeId::of::<Arc<Executed>>())
-            .and_then(|d| d.downcast_ref::<Arc<Executed>>())
-            .cloned();
-        if let Some(flag) = flag {
-            let name = request.operation_name.clone();
-            // Parsed once: the limit before us parsed and kept it already.
-            let kind = match operation_type(request.parsed_query()?, name.as_deref()) {
-                Some(OperationType::Query) => 1,
-                Some(OperationType::Mutation) => 2,
-                Some(OperationType::Subscription) => 3,
-                None => 0,
-            };
-            flag.kind.store(kind, Ordering::Relaxed);
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        if let Some(flag) = ctx.data_opt::<Arc<Executed>>() {
-            flag.executed.store(true, Ordering::Relaxed);
-        }
-        next.run(ctx, operation_name).await
-    }
 }

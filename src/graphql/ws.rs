@@ -23,7 +23,8 @@ use super::{
     caller::RequestMeta,
     execute::{ensure_code, first_code},
     loaders::Loaders,
-    schema::{EntitleSchema, operation_type},
+    pipeline::operation_type,
+    schema::EntitleSchema,
 };
 use crate::{
     app::state::AppState,
