@@ -5,7 +5,11 @@
 //! existing deployments). The algorithm is pinned per key: `alg: none`, an
 //! HS256 token made with a public key, and an unknown `kid` are refused.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -45,6 +49,43 @@ struct Keys {
     issuer: String,
     audience: String,
     access_ttl: Duration,
+    verified: VerifiedTokens,
+}
+
+/// Seconds a token is still accepted past its `exp` (clocks of one
+/// deployment agree closely; keep the grace short).
+const LEEWAY_SECS: u64 = 5;
+
+/// Tokens whose signature and claims were checked, by their exact text. A
+/// client sends the same token with every request for its whole life, and
+/// checking a signature costs more than the rest of a small query (an
+/// Ed25519 verification, or HMAC and JSON for HS256); a hit only needs the
+/// expiry looked at again. Only verified tokens get in, so it cannot be
+/// filled with forgeries; it is bounded, and starts over when full.
+#[derive(Default)]
+struct VerifiedTokens(RwLock<HashMap<Box<str>, AuthUser>>);
+
+const MAX_VERIFIED: usize = 16_384;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str, now: u64) -> Option<AuthUser> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(token)
+            .copied()
+            .filter(|u| now <= u.expires_at.saturating_add(LEEWAY_SECS))
+    }
+
+    fn insert(&self, token: &str, user: AuthUser, now: u64) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_VERIFIED {
+            // Expired ones first; if that frees too little, all of them.
+            map.retain(|_, u| now <= u.expires_at.saturating_add(LEEWAY_SECS));
+            if map.len() >= MAX_VERIFIED / 2 {
+                map.clear();
+            }
+        }
+        map.insert(token.into(), user);
+    }
 }
 
 fn validation(alg: Algorithm, config: &AuthConfig) -> Validation {
@@ -53,8 +94,7 @@ fn validation(alg: Algorithm, config: &AuthConfig) -> Validation {
     v.set_issuer(&[&config.jwt_issuer]);
     v.set_audience(&[&config.jwt_audience]);
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    // Clocks of one deployment agree closely; keep the grace short.
-    v.leeway = 5;
+    v.leeway = LEEWAY_SECS;
     v
 }
 
@@ -94,6 +134,7 @@ impl JwtKeys {
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             access_ttl: config.access_token_ttl,
+            verified: VerifiedTokens::default(),
         })))
     }
 
@@ -133,6 +174,16 @@ impl JwtKeys {
     /// The user's public id, or `None` for any token that is not ours, not
     /// well-formed or no longer valid. The reason is not told to the client.
     pub fn verify(&self, token: &str) -> Option<AuthUser> {
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(user) = self.0.verified.get(token, now) {
+            return Some(user);
+        }
+        let user = self.check(token)?;
+        self.0.verified.insert(token, user, now);
+        Some(user)
+    }
+
+    fn check(&self, token: &str) -> Option<AuthUser> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let (key, validation) = match header.alg {
             Algorithm::EdDSA => {
@@ -193,6 +244,33 @@ mod tests {
             B64.encode(header),
             B64.encode(claims.to_string())
         )
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let cache = VerifiedTokens::default();
+        let user = AuthUser {
+            id: Uuid::new_v4(),
+            expires_at: 1_000,
+            session: None,
+        };
+        cache.insert("t", user, 900);
+        assert_eq!(cache.get("t", 1_000), Some(user));
+        assert_eq!(cache.get("t", 1_000 + LEEWAY_SECS), Some(user));
+        assert_eq!(cache.get("t", 1_001 + LEEWAY_SECS), None);
+        assert_eq!(cache.get("t2", 900), None);
+        // Bounded: the expired go first, then everything.
+        for i in 0..(MAX_VERIFIED + 10) {
+            cache.insert(&format!("k{i}"), user, 900);
+        }
+        assert!(cache.0.read().unwrap().len() <= MAX_VERIFIED);
+        // Through `verify`: a remembered token, then one a byte off.
+        let k = keys(&"a".repeat(32), "entitle-api");
+        let token = k.issue(user.id, None).unwrap();
+        assert!(k.verify(&token).is_some() && k.verify(&token).is_some());
+        let mut forged = token.clone();
+        forged.insert(token.len() - 2, 'x');
+        assert_eq!(k.verify(&forged), None);
     }
 
     #[test]
