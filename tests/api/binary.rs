@@ -247,9 +247,20 @@ async fn the_server_stops_on_sigterm_and_logs_no_secrets() {
     );
     let all = logs.join("\n");
     assert!(all.contains("shutdown signal received"), "{all}");
+    // Logged while a request ran: it names that request, as its access line does.
+    let reuse = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("refresh token reused"))
+        })
+        .unwrap_or_else(|| panic!("reuse is logged for operators: {all}"));
+    let id = reuse["request_id"].as_str().expect("a request id");
     assert!(
-        all.contains("refresh token reused"),
-        "reuse is logged for operators: {all}"
+        access_lines.iter().any(|l| l["request_id"] == id),
+        "{reuse}"
     );
     for canary in [password, secret, access.as_str(), refresh.as_str(), email] {
         assert!(
