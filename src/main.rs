@@ -32,7 +32,7 @@ async fn run() -> std::process::ExitCode {
     // A local `.env` is a convenience for development; real environments set variables.
     let _ = dotenvy::dotenv();
     telemetry::init(Environment::from_env_lenient());
-    match cli::run(cli).await {
+    let code = match cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The chain names the cause (a bad variable, an unreachable database) for the operator.
@@ -40,5 +40,7 @@ async fn run() -> std::process::ExitCode {
             eprintln!("entitle: {e:#}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    telemetry::writer::flush();
+    code
 }
