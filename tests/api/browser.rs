@@ -222,23 +222,32 @@ async fn site(State(site): State<Site>, req: Request) -> Response {
     }
 }
 
+/// The app's build served on a free loopback port; its origin, and the
+/// `/config.json` to fill in once Entitle's address is known.
+async fn serve_app(dist: PathBuf) -> (String, Arc<std::sync::Mutex<String>>) {
+    let config = Arc::new(std::sync::Mutex::new(String::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr: SocketAddr = listener.local_addr().unwrap();
+    let router = Router::new().fallback(site).with_state(Site {
+        dist,
+        config: config.clone(),
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{app_addr}"), config)
+}
+
+fn app_config(entitle: &str) -> String {
+    json!({ "entitleUrl": entitle, "testHooks": true }).to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_app_upgrades_and_follows_billing_live_in_chromium() {
     if !tools_present("examples/web") {
         return;
     }
     npm_ci(&Path::new(ROOT).join("tests/browser")).await;
-    let dist = spa_dist().await;
     // The app's origin first: Entitle must allow it for CORS and redirects.
-    let config = Arc::new(std::sync::Mutex::new(String::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr: SocketAddr = listener.local_addr().unwrap();
-    let origin = format!("http://{app_addr}");
-    let router = Router::new().fallback(site).with_state(Site {
-        dist,
-        config: config.clone(),
-    });
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (origin, config) = serve_app(spa_dist().await).await;
 
     let sim = stripe_sim::Sim::start(stripe_sim::SimConfig::default())
         .await
@@ -258,7 +267,7 @@ async fn the_example_app_upgrades_and_follows_billing_live_in_chromium() {
     .expect("SQLite is always there");
     sim.add_webhook_endpoint(&server.url("/webhooks/stripe"), Some(SECRET));
     let entitle = format!("http://{}", server.addr);
-    *config.lock().unwrap() = json!({ "entitleUrl": entitle, "testHooks": true }).to_string();
+    *config.lock().unwrap() = app_config(&entitle);
 
     let out = node(
         "spa.mjs",
@@ -274,4 +283,56 @@ async fn the_example_app_upgrades_and_follows_billing_live_in_chromium() {
     .await;
     assert!(out.contains("steps passed"), "{out}");
     println!("{out}");
+}
+
+/// The links in Entitle's mails land on the app's pages: verify the address,
+/// reset a forgotten password, the used link refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_app_verifies_an_address_and_resets_a_password_in_chromium() {
+    if !tools_present("examples/web recovery") {
+        return;
+    }
+    npm_ci(&Path::new(ROOT).join("tests/browser")).await;
+    let (origin, config) = serve_app(spa_dist().await).await;
+    let mail_dir = tempfile_dir("mail");
+    let server = spawn_app_with(
+        Db::Sqlite,
+        &[
+            ("ENTITLE_CORS_ORIGINS", origin.as_str()),
+            ("ENTITLE_APP_URL", origin.as_str()),
+            ("ENTITLE_MAIL_DIR", mail_dir.to_str().unwrap()),
+        ],
+    )
+    .await
+    .expect("SQLite is always there");
+    let entitle = format!("http://{}", server.addr);
+    *config.lock().unwrap() = app_config(&entitle);
+
+    let out = node(
+        "recovery.mjs",
+        vec![
+            ("APP_URL", origin),
+            ("ENTITLE_URL", entitle),
+            ("MAIL_DIR", mail_dir.display().to_string()),
+            (
+                "SCREENSHOT_DIR",
+                screenshots("recovery").display().to_string(),
+            ),
+        ],
+        "the example app's recovery test",
+    )
+    .await;
+    assert!(out.contains("steps passed"), "{out}");
+    println!("{out}");
+}
+
+/// A new, empty folder under the test target's tmp.
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -6,22 +6,28 @@ import { AccountPage } from './components/AccountPage';
 import { AuthPage } from './components/AuthPage';
 import { Header } from './components/Header';
 import { LiveUpdates } from './components/LiveUpdates';
+import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './components/RecoveryPages';
 import { SuccessPage } from './components/SuccessPage';
 
 export function App() {
   const { session } = useServices();
   const clients = useClients();
   const state = useSyncExternalStore(session.subscribe, session.getState);
+  const location = useLocation();
+  const signedIn = state.status === 'signedIn';
+  const mailPage = pageFromMail({ path: location.path, search: location.search, signedIn });
 
   return (
     <Provider value={clients.urql}>
       <Header user={state.status === 'signedIn' ? state.user : null} />
-      {state.status === 'restoring' && (
+      {state.status === 'signedIn' && <LiveUpdates key={state.epoch} />}
+      {mailPage}
+      {!mailPage && state.status === 'restoring' && (
         <main className="center" data-testid="restoring">
           <p className="muted">Signing you in…</p>
         </main>
       )}
-      {state.status === 'unreachable' && (
+      {!mailPage && state.status === 'unreachable' && (
         <main className="center" data-testid="unreachable">
           <div className="error" role="alert" data-testid="error" data-code="NETWORK">
             <strong>Cannot reach Entitle.</strong>
@@ -32,15 +38,24 @@ export function App() {
           </button>
         </main>
       )}
-      {state.status === 'signedOut' && <AuthPage notice={state.notice} />}
-      {state.status === 'signedIn' && (
-        <>
-          <LiveUpdates key={state.epoch} />
-          <SignedInRoutes />
-        </>
-      )}
+      {!mailPage && state.status === 'signedOut' && <AuthPage notice={state.notice} />}
+      {!mailPage && signedIn && <SignedInRoutes />}
     </Provider>
   );
+}
+
+/** The pages that mails link to, shown signed in or out; null elsewhere. */
+function pageFromMail({ path, search, signedIn }: { path: string; search: URLSearchParams; signedIn: boolean }) {
+  switch (path) {
+    case '/forgot-password':
+      return <ForgotPasswordPage />;
+    case '/reset-password':
+      return <ResetPasswordPage token={search.get('token')} />;
+    case '/verify-email':
+      return <VerifyEmailPage token={search.get('token')} signedIn={signedIn} />;
+    default:
+      return null;
+  }
 }
 
 function SignedInRoutes() {

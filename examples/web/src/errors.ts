@@ -23,7 +23,7 @@ export interface AppError {
 }
 
 /** What the user was doing, for wording that fits. */
-export type ErrorContext = 'login' | 'register' | 'checkout' | 'portal' | 'sync' | 'load';
+export type ErrorContext = 'login' | 'register' | 'checkout' | 'portal' | 'sync' | 'load' | 'reset' | 'verify';
 
 export function toAppError(error: CombinedError): AppError {
   const first = error.graphQLErrors[0];
@@ -47,6 +47,11 @@ export function headline(err: AppError, context: ErrorContext): string {
       return 'You are not allowed to do that.';
     case 'BAD_USER_INPUT': {
       const field = err.extensions['field'];
+      if (field === 'token' && (context === 'reset' || context === 'verify')) {
+        return context === 'reset'
+          ? 'This link has expired or was already used. Ask for a new one.'
+          : 'This link has expired or was already used.';
+      }
       return typeof field === 'string' ? `Please check the ${field}.` : 'Please check what you entered.';
     }
     case 'CONFLICT':

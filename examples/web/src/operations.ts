@@ -24,6 +24,7 @@ export const AccountDocument = graphql(`
     me {
       id
       email
+      emailVerified
       createdAt
     }
     subscription {
@@ -112,5 +113,31 @@ export const EntitlementsChangedDocument = graphql(`
       plan
       features
     }
+  }
+`);
+
+// Account recovery: the links in Entitle's mails lead to /reset-password and
+// /verify-email on ENTITLE_APP_URL, this app.
+export const RequestPasswordResetDocument = graphql(`
+  mutation RequestPasswordReset($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+export const ResetPasswordDocument = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword)
+  }
+`);
+
+export const VerifyEmailDocument = graphql(`
+  mutation VerifyEmail($token: String!) {
+    verifyEmail(token: $token)
+  }
+`);
+
+export const RequestEmailVerificationDocument = graphql(`
+  mutation RequestEmailVerification {
+    requestEmailVerification
   }
 `);

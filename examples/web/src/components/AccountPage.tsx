@@ -1,11 +1,11 @@
-import { useEffect } from 'react';
-import { useQuery } from 'urql';
+import { useEffect, useState } from 'react';
+import { useMutation, useQuery } from 'urql';
 import { useClients } from '../context';
 import { toAppError } from '../errors';
 import { useFlash, setFlash } from '../flash';
 import { capitalize, formatDate, formatName, formatStatus } from '../format';
 import { useRefetchOnLive } from '../hooks';
-import { AccountDocument } from '../operations';
+import { AccountDocument, RequestEmailVerificationDocument } from '../operations';
 import type { AccountQuery } from '../gql/graphql';
 import { AnalyticsPanel } from './AnalyticsPanel';
 import { ErrorMessage } from './ErrorMessage';
@@ -68,6 +68,14 @@ function SubscriptionCard({ data }: { data: AccountQuery }) {
       <dl>
         <dt>Email</dt>
         <dd data-testid="account-email">{data.me?.email ?? '—'}</dd>
+        {data.me && (
+          <>
+            <dt>Address</dt>
+            <dd data-testid="email-verified" data-verified={String(data.me.emailVerified)}>
+              {data.me.emailVerified ? 'verified' : <ResendVerification />}
+            </dd>
+          </>
+        )}
         <dt>Plan</dt>
         <dd>
           <span className="plan" data-testid="plan">
@@ -119,6 +127,27 @@ function SubscriptionCard({ data }: { data: AccountQuery }) {
       </dl>
       {sub && <ManageBilling />}
     </section>
+  );
+}
+
+/** Not verified yet: the link from sign-up, or a new one. */
+function ResendVerification() {
+  const [state, request] = useMutation(RequestEmailVerificationDocument);
+  const [sent, setSent] = useState(false);
+  if (sent) return <span data-testid="verification-sent">not verified: a new link is on its way</span>;
+  return (
+    <>
+      not verified (see the link we mailed){' '}
+      <button
+        type="button"
+        className="link"
+        disabled={state.fetching}
+        onClick={() => void request({}).then((r) => setSent(!r.error))}
+        data-testid="resend-verification"
+      >
+        send it again
+      </button>
+    </>
   );
 }
 

@@ -82,6 +82,20 @@ export function AuthPage({ notice }: { notice: string | null }) {
           {busy ? 'Please wait…' : mode === 'register' ? 'Sign up' : 'Sign in'}
         </button>
       </form>
+      {mode === 'login' && (
+        <p className="switch">
+          <a
+            href="/forgot-password"
+            onClick={(e) => {
+              e.preventDefault();
+              navigate('/forgot-password');
+            }}
+            data-testid="go-forgot"
+          >
+            Forgot your password?
+          </a>
+        </p>
+      )}
       <p className="switch">
         {mode === 'register' ? (
           <>
