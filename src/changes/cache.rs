@@ -27,7 +27,7 @@ use std::{
 use entity::{grants, subscriptions, users};
 use uuid::Uuid;
 
-use super::ttl_map::TtlMap;
+use super::ttl_map::{Lifetime, TtlMap};
 
 /// What a loader read, with the ticket to store it under; see [`UserRowsCache::ticket`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +79,9 @@ impl UserRowsCache {
         Ticket(self.epoch.load(Ordering::Acquire))
     }
 
-    pub fn user(&self, pid: &Uuid) -> Option<users::Model> {
-        self.look(|now| self.users.get(pid, now))
+    /// The user's row, and whether the caller should refresh it (see [`Self::expiry`]).
+    pub fn user(&self, pid: &Uuid) -> Option<(users::Model, bool)> {
+        self.look(|now| self.users.get_refreshing(pid, now))
     }
 
     /// A lookup when the cache is on, counted as a hit or a miss.
@@ -93,12 +94,12 @@ impl UserRowsCache {
         found
     }
 
-    pub fn subscriptions(&self, pid: &Uuid) -> Option<Vec<subscriptions::Model>> {
-        self.look(|now| self.subscriptions.get(pid, now))
+    pub fn subscriptions(&self, pid: &Uuid) -> Option<(Vec<subscriptions::Model>, bool)> {
+        self.look(|now| self.subscriptions.get_refreshing(pid, now))
     }
 
-    pub fn grants(&self, pid: &Uuid) -> Option<Vec<grants::Model>> {
-        self.look(|now| self.grants.get(pid, now))
+    pub fn grants(&self, pid: &Uuid) -> Option<(Vec<grants::Model>, bool)> {
+        self.look(|now| self.grants.get_refreshing(pid, now))
     }
 
     pub fn put_grants<'a>(
@@ -129,7 +130,9 @@ impl UserRowsCache {
         if self.fresh(ticket) {
             let now = Instant::now();
             self.active_keys
-                .insert(pid, keys, self.expiry(now), now, || self.fresh(ticket));
+                .insert(pid, keys, self.fixed_expiry(now), now, || {
+                    self.fresh(ticket)
+                });
         }
     }
 
@@ -138,14 +141,35 @@ impl UserRowsCache {
         if self.enabled() {
             let now = Instant::now();
             self.key_owners
-                .insert(hash, owner, self.expiry(now), now, || true);
+                .insert(hash, owner, self.fixed_expiry(now), now, || true);
         }
     }
 
-    /// When an entry stored at `now` expires: somewhere in the second half of the TTL.
-    fn expiry(&self, now: Instant) -> Instant {
+    /// An entry stored at `now` is used until the TTL is over, so nothing
+    /// is older than the TTL; from a random point in its third quarter, the
+    /// first request that reads it reloads it in the background. A user in
+    /// use is so read again before the entry ends (with at least a quarter
+    /// of the TTL to spare: under 1,024 connections a reload can wait
+    /// seconds for its turn), and their requests never wait for the
+    /// database; the random point spreads those reloads out.
+    fn expiry(&self, now: Instant) -> Lifetime {
+        let quarter = self.ttl / 4;
+        Lifetime {
+            refresh_at: now + quarter * 2 + quarter.mul_f64(rand::random::<f64>()),
+            expires: now + self.ttl,
+        }
+    }
+
+    /// For what is read without a refresh (keys): it ends at a random point
+    /// in the second half of the TTL, so entries stored together do not all
+    /// reload at once.
+    fn fixed_expiry(&self, now: Instant) -> Lifetime {
         let half = self.ttl / 2;
-        now + half + half.mul_f64(rand::random::<f64>())
+        let end = now + half + half.mul_f64(rand::random::<f64>());
+        Lifetime {
+            refresh_at: end,
+            expires: end,
+        }
     }
 
     pub fn put_users(&self, ticket: Ticket, rows: impl IntoIterator<Item = users::Model>) {

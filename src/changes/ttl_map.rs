@@ -1,5 +1,6 @@
 //! A map whose entries expire, sharded to keep lock hold times short under
-//! many concurrent requests, and bounded in size.
+//! many concurrent requests, and bounded in size. An entry may also name a
+//! point before its expiry from which the first reader is told to refresh it.
 
 use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
 
@@ -7,9 +8,17 @@ use uuid::Uuid;
 
 pub const SHARDS: usize = 16;
 
+/// When an entry should be read again (`refresh_at`), and when it must no
+/// longer be used (`expires`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub refresh_at: Instant,
+    pub expires: Instant,
+}
+
 pub struct TtlMap<K, V> {
-    /// Each value with the instant it expires.
-    shards: Vec<Mutex<HashMap<K, (Instant, V)>>>,
+    /// Each value with its lifetime.
+    shards: Vec<Mutex<HashMap<K, (Lifetime, V)>>>,
     max_per_shard: usize,
 }
 
@@ -21,7 +30,7 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
         }
     }
 
-    fn shard(&self, k: &K) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, V)>> {
+    fn shard(&self, k: &K) -> std::sync::MutexGuard<'_, HashMap<K, (Lifetime, V)>> {
         // A poisoned shard only means a panic elsewhere mid-insert; the map is still valid.
         self.shards[k.shard() % SHARDS]
             .lock()
@@ -29,9 +38,22 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
     }
 
     pub fn get(&self, k: &K, now: Instant) -> Option<V> {
+        self.get_refreshing(k, now).map(|(v, _)| v)
+    }
+
+    /// The value unless expired, and whether this reader is the one to
+    /// refresh it: the first past `refresh_at` (later readers are not told
+    /// again, so one refresh runs, not one per request).
+    pub fn get_refreshing(&self, k: &K, now: Instant) -> Option<(V, bool)> {
         let mut shard = self.shard(k);
-        match shard.get(k) {
-            Some((expires, v)) if now < *expires => Some(v.clone()),
+        match shard.get_mut(k) {
+            Some((life, v)) if now < life.expires => {
+                let refresh = now >= life.refresh_at;
+                if refresh {
+                    life.refresh_at = life.expires;
+                }
+                Some((v.clone(), refresh))
+            }
             Some(_) => {
                 shard.remove(k);
                 None
@@ -43,25 +65,18 @@ impl<K: Eq + Hash + Copy + ShardKey, V: Clone> TtlMap<K, V> {
     /// Inserts unless `still_fresh`, asked under the shard's lock, says no:
     /// an invalidation bumps the epoch before it takes this lock to remove,
     /// so a stale insert either sees the new epoch or is removed after.
-    pub fn insert(
-        &self,
-        k: K,
-        v: V,
-        expires: Instant,
-        now: Instant,
-        still_fresh: impl Fn() -> bool,
-    ) {
+    pub fn insert(&self, k: K, v: V, life: Lifetime, now: Instant, still_fresh: impl Fn() -> bool) {
         let mut shard = self.shard(&k);
         if !still_fresh() {
             return;
         }
         if shard.len() >= self.max_per_shard {
-            shard.retain(|_, (e, _)| now < *e);
+            shard.retain(|_, (life, _)| now < life.expires);
             if shard.len() >= self.max_per_shard {
                 shard.clear();
             }
         }
-        shard.insert(k, (expires, v));
+        shard.insert(k, (life, v));
     }
 
     pub fn remove(&self, k: &K) {

@@ -18,6 +18,7 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
+#[derive(Clone)]
 pub struct UserLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
@@ -43,6 +44,20 @@ fn by_user<V: Clone>(keys: &[Uuid], mut rows: HashMap<Uuid, Vec<V>>) -> HashMap<
         .collect()
 }
 
+/// Reloads a user's cached rows off the request path (the loader stores
+/// them, under a ticket taken before the read); a failure leaves the entry
+/// to expire and be read by a request.
+fn refresh_in_background<L: Loader<Uuid>>(loader: L, pid: Uuid)
+where
+    L::Error: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        if let Err(e) = loader.load(&[pid]).await {
+            tracing::warn!(error = ?e, "refreshing cached rows failed");
+        }
+    });
+}
+
 pub struct Loaders {
     users: DataLoader<UserLoader>,
     subscriptions: DataLoader<SubscriptionLoader>,
@@ -62,7 +77,12 @@ impl Loaders {
     /// for the database.
     pub async fn user(&self, pid: Uuid) -> ApiResult<Option<users::Model>> {
         match self.cache.user(&pid) {
-            Some(user) => Ok(Some(user)),
+            Some((user, refresh)) => {
+                if refresh {
+                    refresh_in_background(self.users.loader().clone(), pid);
+                }
+                Ok(Some(user))
+            }
             None => self.users.load_one(pid).await.map_err(failed("load user")),
         }
     }
@@ -73,7 +93,12 @@ impl Loaders {
         pid: Uuid,
     ) -> ApiResult<Vec<entity::subscriptions::Model>> {
         match self.cache.subscriptions(&pid) {
-            Some(subs) => Ok(subs),
+            Some((subs, refresh)) => {
+                if refresh {
+                    refresh_in_background(self.subscriptions.loader().clone(), pid);
+                }
+                Ok(subs)
+            }
             None => Ok(self
                 .subscriptions
                 .load_one(pid)
@@ -86,7 +111,12 @@ impl Loaders {
     /// The user's comp grants that are not revoked or over.
     pub async fn grants_of(&self, pid: Uuid) -> ApiResult<Vec<entity::grants::Model>> {
         match self.cache.grants(&pid) {
-            Some(grants) => Ok(grants),
+            Some((grants, refresh)) => {
+                if refresh {
+                    refresh_in_background(self.grants.loader().clone(), pid);
+                }
+                Ok(grants)
+            }
             None => Ok(self
                 .grants
                 .load_one(pid)
@@ -137,6 +167,7 @@ impl Loaders {
 }
 
 /// Every subscription of a user, keyed by the user's public id.
+#[derive(Clone)]
 pub struct SubscriptionLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
@@ -157,6 +188,7 @@ impl Loader<Uuid> for SubscriptionLoader {
 
 /// Every comp grant of a user that is not revoked or over, keyed by the
 /// user's public id.
+#[derive(Clone)]
 pub struct GrantLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
