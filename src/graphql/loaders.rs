@@ -44,18 +44,25 @@ fn by_user<V: Clone>(keys: &[Uuid], mut rows: HashMap<Uuid, Vec<V>>) -> HashMap<
         .collect()
 }
 
-/// Reloads a user's cached rows off the request path (the loader stores
-/// them, under a ticket taken before the read); a failure leaves the entry
-/// to expire and be read by a request.
-fn refresh_in_background<L: Loader<Uuid>>(loader: L, pid: Uuid)
+/// A cache hit's value; when the cache asks this reader to refresh the
+/// entry, the loader reloads it off the request path (storing it under a
+/// ticket taken before the read). A failed reload leaves the entry to
+/// expire and be read by a request.
+fn hit<T, L>(found: Option<(T, bool)>, loader: &DataLoader<L>, pid: Uuid) -> Option<T>
 where
+    L: Loader<Uuid> + Clone,
     L::Error: std::fmt::Debug,
 {
-    tokio::spawn(async move {
-        if let Err(e) = loader.load(&[pid]).await {
-            tracing::warn!(error = ?e, "refreshing cached rows failed");
-        }
-    });
+    let (value, refresh) = found?;
+    if refresh {
+        let loader = loader.loader().clone();
+        tokio::spawn(async move {
+            if let Err(e) = loader.load(&[pid]).await {
+                tracing::warn!(error = ?e, "refreshing cached rows failed");
+            }
+        });
+    }
+    Some(value)
 }
 
 pub struct Loaders {
@@ -76,13 +83,8 @@ impl Loaders {
     /// DataLoader's batching (a spawned task and a 1 ms window) only pays off
     /// for the database.
     pub async fn user(&self, pid: Uuid) -> ApiResult<Option<users::Model>> {
-        match self.cache.user(&pid) {
-            Some((user, refresh)) => {
-                if refresh {
-                    refresh_in_background(self.users.loader().clone(), pid);
-                }
-                Ok(Some(user))
-            }
+        match hit(self.cache.user(&pid), &self.users, pid) {
+            Some(user) => Ok(Some(user)),
             None => self.users.load_one(pid).await.map_err(failed("load user")),
         }
     }
@@ -92,13 +94,8 @@ impl Loaders {
         &self,
         pid: Uuid,
     ) -> ApiResult<Vec<entity::subscriptions::Model>> {
-        match self.cache.subscriptions(&pid) {
-            Some((subs, refresh)) => {
-                if refresh {
-                    refresh_in_background(self.subscriptions.loader().clone(), pid);
-                }
-                Ok(subs)
-            }
+        match hit(self.cache.subscriptions(&pid), &self.subscriptions, pid) {
+            Some(subs) => Ok(subs),
             None => Ok(self
                 .subscriptions
                 .load_one(pid)
@@ -110,13 +107,8 @@ impl Loaders {
 
     /// The user's comp grants that are not revoked or over.
     pub async fn grants_of(&self, pid: Uuid) -> ApiResult<Vec<entity::grants::Model>> {
-        match self.cache.grants(&pid) {
-            Some((grants, refresh)) => {
-                if refresh {
-                    refresh_in_background(self.grants.loader().clone(), pid);
-                }
-                Ok(grants)
-            }
+        match hit(self.cache.grants(&pid), &self.grants, pid) {
+            Some(grants) => Ok(grants),
             None => Ok(self
                 .grants
                 .load_one(pid)
