@@ -74,3 +74,42 @@ export function isLoopback(url) {
 export function step(message) {
   console.log(`[graphiql] ${message}`);
 }
+
+/** A step that did not hold: reported by its message alone. */
+export class StepError extends Error {}
+
+export function fail(message) {
+  throw new StepError(message);
+}
+
+/** Saves `<dir>/failure.png` of the page as it was when a step failed. */
+export async function screenshotFailure(page, dir, tag) {
+  if (!page) return;
+  const file = path.join(dir, 'failure.png');
+  await page.screenshot({ path: file, fullPage: true }).then(
+    () => console.error(`${tag} screenshot of the failure: ${file} (at ${page.url()})`),
+    () => {},
+  );
+}
+
+/**
+ * Runs a test script's `main` within `totalMs`: prints how many steps
+ * passed (`steps()`), or the failing step and exits 1.
+ */
+export function runSteps(tag, totalMs, main, steps) {
+  const timer = setTimeout(() => {
+    console.error(`${tag} FAIL: the whole run took over ${totalMs / 1000} s`);
+    process.exit(1);
+  }, totalMs);
+  main().then(
+    () => {
+      clearTimeout(timer);
+      console.log(`${tag} ok: ${steps()} steps passed`);
+    },
+    (e) => {
+      clearTimeout(timer);
+      console.error(`${tag} FAIL at step ${steps() + 1}: ${e instanceof StepError ? e.message : e.stack || e}`);
+      process.exit(1);
+    },
+  );
+}

@@ -21,17 +21,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM_ARGS, isLoopback, launch } from './lib.mjs';
+import { CHROMIUM_ARGS, fail, isLoopback, launch, runSteps, screenshotFailure } from './lib.mjs';
 
 const TAG = '[recovery]';
 const STEP_TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20_000);
 const TOTAL_TIMEOUT = 180_000;
 const ARGS = [...CHROMIUM_ARGS, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1'];
 
-class StepError extends Error {}
-const fail = (message) => {
-  throw new StepError(message);
-};
 
 function env(name) {
   const value = process.env[name];
@@ -197,13 +193,7 @@ async function main() {
     if (pageErrors.length) fail(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
     await context.close();
   } catch (e) {
-    if (page) {
-      const file = path.join(shotDir, 'failure.png');
-      await page.screenshot({ path: file, fullPage: true }).then(
-        () => console.error(`${TAG} screenshot of the failure: ${file} (at ${page.url()})`),
-        () => {},
-      );
-    }
+    await screenshotFailure(page, shotDir, TAG);
     if (pageErrors.length) console.error(`${TAG} page errors: ${pageErrors.join(' | ')}`);
     throw e;
   } finally {
@@ -211,19 +201,4 @@ async function main() {
   }
 }
 
-const timer = setTimeout(() => {
-  console.error(`${TAG} FAIL: the whole run took over ${TOTAL_TIMEOUT / 1000} s`);
-  process.exit(1);
-}, TOTAL_TIMEOUT);
-
-main().then(
-  () => {
-    clearTimeout(timer);
-    console.log(`${TAG} ok: ${stepNo} steps passed`);
-  },
-  (e) => {
-    clearTimeout(timer);
-    console.error(`${TAG} FAIL at step ${stepNo + 1}: ${e instanceof StepError ? e.message : e.stack || e}`);
-    process.exit(1);
-  },
-);
+runSteps(TAG, TOTAL_TIMEOUT, main, () => stepNo);

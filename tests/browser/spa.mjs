@@ -27,7 +27,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS, isLoopback, launch } from './lib.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, fail, isLoopback, launch, runSteps, screenshotFailure } from './lib.mjs';
 
 const TAG = '[spa]';
 const STEP_TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20_000);
@@ -35,11 +35,6 @@ const TOTAL_TIMEOUT = 240_000;
 // On top of the harness's flags: nothing but loopback resolves, whatever asks.
 const ARGS = [...CHROMIUM_ARGS, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1'];
 
-class StepError extends Error {}
-
-function fail(message) {
-  throw new StepError(message);
-}
 
 function env(name) {
   const value = process.env[name];
@@ -391,13 +386,7 @@ async function main() {
     if (pageErrors.length) fail(`uncaught errors in the page: ${pageErrors.join(' | ')}`);
     await context.close();
   } catch (e) {
-    if (page) {
-      const file = path.join(shotDir, 'failure.png');
-      await page.screenshot({ path: file, fullPage: true }).then(
-        () => console.error(`${TAG} screenshot of the failure: ${file} (at ${page.url()})`),
-        () => {},
-      );
-    }
+    await screenshotFailure(page, shotDir, TAG);
     if (consoleLines.length) console.error(`${TAG} browser console (last 30):\n  ${consoleLines.slice(-30).join('\n  ')}`);
     if (pageErrors.length) console.error(`${TAG} page errors: ${pageErrors.join(' | ')}`);
     if (blocked.length) console.error(`${TAG} blocked: ${[...new Set(blocked)].join(', ')}`);
@@ -407,19 +396,4 @@ async function main() {
   }
 }
 
-const timer = setTimeout(() => {
-  console.error(`${TAG} FAIL: the whole run took over ${TOTAL_TIMEOUT / 1000} s`);
-  process.exit(1);
-}, TOTAL_TIMEOUT);
-
-main().then(
-  () => {
-    clearTimeout(timer);
-    console.log(`${TAG} ok: ${stepNo} steps passed`);
-  },
-  (e) => {
-    clearTimeout(timer);
-    console.error(`${TAG} FAIL at step ${stepNo + 1}: ${e instanceof StepError ? e.message : e.stack || e}`);
-    process.exit(1);
-  },
-);
+runSteps(TAG, TOTAL_TIMEOUT, main, () => stepNo);
