@@ -95,7 +95,13 @@ fn run(mut cmd: Command, what: &str, limit: Duration) -> String {
         std::thread::sleep(Duration::from_millis(100));
     };
     let text = format!("{}{}", out.join().unwrap(), err.join().unwrap());
-    assert!(status.success(), "{what} failed ({status}):\n{text}");
+    // The failing step last as well, so that a log's tail names it.
+    let fail = text.lines().filter(|l| l.contains("FAIL")).last();
+    assert!(
+        status.success(),
+        "{what} failed ({status}):\n{text}\n{what} failed: {}",
+        fail.unwrap_or("no FAIL line; see above")
+    );
     text
 }
 
