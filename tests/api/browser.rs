@@ -96,7 +96,7 @@ fn run(mut cmd: Command, what: &str, limit: Duration) -> String {
     };
     let text = format!("{}{}", out.join().unwrap(), err.join().unwrap());
     // The failing step last as well, so that a log's tail names it.
-    let fail = text.lines().filter(|l| l.contains("FAIL")).last();
+    let fail = text.lines().rfind(|l| l.contains("FAIL"));
     assert!(
         status.success(),
         "{what} failed ({status}):\n{text}\n{what} failed: {}",
