@@ -1,7 +1,7 @@
 //! What a user may do now, from their stored rows: the one function that
 //! guards, resolvers and the live push share.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use entity::{grants, subscriptions};
@@ -14,7 +14,7 @@ use crate::domain::catalog::{Catalog, Plan};
 pub struct Access {
     /// The features and limits that apply: the subscription's plan (or the
     /// free plan), with every comp grant that holds added to it.
-    pub plan: Plan,
+    pub plan: Arc<Plan>,
     /// The current subscription and what it decides, when there is one.
     pub subscription: Option<(subscriptions::Model, Decision)>,
     /// Where the features and limits come from, for operators.
@@ -91,9 +91,9 @@ pub fn resolve(
             continue; // a plan since removed from plans.toml grants nothing
         };
         if i == 0 && !subscribed {
-            access.plan.name = plan.name.clone();
+            Arc::make_mut(&mut access.plan).name = plan.name.clone();
         }
-        add(&mut access.plan, plan);
+        add(Arc::make_mut(&mut access.plan), plan);
         access.sources.push(Source {
             kind: SourceKind::Grant,
             plan: plan.name.clone(),
@@ -155,7 +155,7 @@ fn from_subscriptions(
             reference: sub.stripe_subscription_id.clone(),
         };
         if let Some(features) = rows.stripe_features {
-            access.plan.features = features
+            Arc::make_mut(&mut access.plan).features = features
                 .get(&sub.stripe_customer_id)
                 .cloned()
                 .unwrap_or_default();

@@ -6,7 +6,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use super::subscription::BillingInterval;
 
@@ -77,7 +77,9 @@ impl Plan {
 
 #[derive(Clone, Debug)]
 pub struct Catalog {
-    plans: Vec<Plan>,
+    /// Shared, so that an [`Access`](crate::domain::access::Access) holds
+    /// its plan without copying it for every request.
+    plans: Vec<Arc<Plan>>,
     /// The index of the free plan in `plans`.
     free: usize,
 }
@@ -134,20 +136,20 @@ impl Catalog {
         }
     }
 
-    pub fn plans(&self) -> &[Plan] {
-        &self.plans
+    pub fn plans(&self) -> impl Iterator<Item = &Plan> {
+        self.plans.iter().map(|p| &**p)
     }
 
     /// The plan of everyone without a subscription that grants access.
-    pub fn free_plan(&self) -> &Plan {
+    pub fn free_plan(&self) -> &Arc<Plan> {
         &self.plans[self.free]
     }
 
-    pub fn plan(&self, name: &str) -> Option<&Plan> {
+    pub fn plan(&self, name: &str) -> Option<&Arc<Plan>> {
         self.plans.iter().find(|p| p.name == name)
     }
 
-    pub fn plan_for_price(&self, price_id: &str) -> Option<(&Plan, BillingInterval)> {
+    pub fn plan_for_price(&self, price_id: &str) -> Option<(&Arc<Plan>, BillingInterval)> {
         self.plans.iter().find_map(|p| {
             p.prices
                 .iter()
@@ -166,6 +168,6 @@ impl Catalog {
 
     /// The plans that grant `feature`, for upgrade prompts.
     pub fn plans_with_feature<'a>(&'a self, feature: &'a str) -> impl Iterator<Item = &'a Plan> {
-        self.plans.iter().filter(move |p| p.has_feature(feature))
+        self.plans().filter(move |p| p.has_feature(feature))
     }
 }

@@ -98,7 +98,7 @@ pub fn catalog(text: &str) -> Result<Catalog, CatalogError> {
     metering_agrees(&plans, &mut problems);
     if problems.0.is_empty() {
         Ok(Catalog {
-            plans,
+            plans: plans.into_iter().map(std::sync::Arc::new).collect(),
             free: free.unwrap_or_default(),
         })
     } else {

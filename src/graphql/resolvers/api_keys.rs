@@ -37,7 +37,6 @@ fn key_name(raw: &str) -> ApiResult<String> {
 fn at_key_limit(catalog: &Catalog, max: u32) -> ApiError {
     let roomier = catalog
         .plans()
-        .iter()
         .filter(|p| {
             p.has_feature(API_ACCESS)
                 && match p.max(API_KEYS_LIMIT) {

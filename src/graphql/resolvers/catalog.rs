@@ -15,7 +15,6 @@ impl CatalogQuery {
     async fn plans(&self, ctx: &Context<'_>) -> Vec<Plan> {
         ctx.data_unchecked::<Arc<Catalog>>()
             .plans()
-            .iter()
             .map(Plan::from)
             .collect()
     }

@@ -1,4 +1,6 @@
-use async_graphql::SimpleObject;
+use std::sync::Arc;
+
+use async_graphql::{Object, SimpleObject};
 
 use crate::domain::{
     catalog::{LimitValue, Plan as PlanModel},
@@ -31,22 +33,31 @@ fn limits(plan: &PlanModel) -> Vec<PlanLimit> {
         .collect()
 }
 
+// Read from the access's plan as each field is asked for, not copied out of
+// it for every request.
+#[derive(Clone)]
+pub struct Entitlements(Arc<PlanModel>);
+
 /// What the caller may do right now.
-#[derive(SimpleObject, Clone)]
-pub struct Entitlements {
+#[Object]
+impl Entitlements {
     /// The plan the features and limits come from.
-    pub plan: String,
-    pub features: Vec<String>,
-    pub limits: Vec<PlanLimit>,
+    async fn plan(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn features(&self) -> &[String] {
+        &self.0.features
+    }
+
+    async fn limits(&self) -> Vec<PlanLimit> {
+        limits(&self.0)
+    }
 }
 
-impl From<&PlanModel> for Entitlements {
-    fn from(p: &PlanModel) -> Self {
-        Self {
-            plan: p.name.clone(),
-            features: p.features.clone(),
-            limits: limits(p),
-        }
+impl From<&Arc<PlanModel>> for Entitlements {
+    fn from(p: &Arc<PlanModel>) -> Self {
+        Self(p.clone())
     }
 }
 
