@@ -43,10 +43,11 @@ pub struct KeyOwner {
 
 pub struct UserRowsCache {
     ttl: Duration,
-    users: TtlMap<Uuid, users::Model>,
-    subscriptions: TtlMap<Uuid, Vec<subscriptions::Model>>,
+    // Shared: a hit hands out the rows without copying their strings.
+    users: TtlMap<Uuid, Arc<users::Model>>,
+    subscriptions: TtlMap<Uuid, Arc<[subscriptions::Model]>>,
     /// Each user's comp grants that are not revoked or over.
-    grants: TtlMap<Uuid, Vec<grants::Model>>,
+    grants: TtlMap<Uuid, Arc<[grants::Model]>>,
     /// Each user's API keys that are not revoked.
     active_keys: TtlMap<Uuid, Arc<[Uuid]>>,
     /// By the SHA-256 of the key.
@@ -80,7 +81,7 @@ impl UserRowsCache {
     }
 
     /// The user's row, and whether the caller should refresh it (see [`Self::expiry`]).
-    pub fn user(&self, pid: &Uuid) -> Option<(users::Model, bool)> {
+    pub fn user(&self, pid: &Uuid) -> Option<(Arc<users::Model>, bool)> {
         self.look(|now| self.users.get_refreshing(pid, now))
     }
 
@@ -94,18 +95,18 @@ impl UserRowsCache {
         found
     }
 
-    pub fn subscriptions(&self, pid: &Uuid) -> Option<(Vec<subscriptions::Model>, bool)> {
+    pub fn subscriptions(&self, pid: &Uuid) -> Option<(Arc<[subscriptions::Model]>, bool)> {
         self.look(|now| self.subscriptions.get_refreshing(pid, now))
     }
 
-    pub fn grants(&self, pid: &Uuid) -> Option<(Vec<grants::Model>, bool)> {
+    pub fn grants(&self, pid: &Uuid) -> Option<(Arc<[grants::Model]>, bool)> {
         self.look(|now| self.grants.get_refreshing(pid, now))
     }
 
     pub fn put_grants<'a>(
         &self,
         ticket: Ticket,
-        rows: impl IntoIterator<Item = (&'a Uuid, &'a Vec<grants::Model>)>,
+        rows: impl IntoIterator<Item = (&'a Uuid, &'a Arc<[grants::Model]>)>,
     ) {
         if self.fresh(ticket) {
             let now = Instant::now();
@@ -172,7 +173,7 @@ impl UserRowsCache {
         }
     }
 
-    pub fn put_users(&self, ticket: Ticket, rows: impl IntoIterator<Item = users::Model>) {
+    pub fn put_users(&self, ticket: Ticket, rows: impl IntoIterator<Item = Arc<users::Model>>) {
         if self.fresh(ticket) {
             let now = Instant::now();
             for row in rows {
@@ -185,7 +186,7 @@ impl UserRowsCache {
     pub fn put_subscriptions<'a>(
         &self,
         ticket: Ticket,
-        rows: impl IntoIterator<Item = (&'a Uuid, &'a Vec<subscriptions::Model>)>,
+        rows: impl IntoIterator<Item = (&'a Uuid, &'a Arc<[subscriptions::Model]>)>,
     ) {
         if self.fresh(ticket) {
             let now = Instant::now();

@@ -1,6 +1,9 @@
 //! The rows cache and its map: expiry, races with invalidation, bounds.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use entity::subscriptions;
 use uuid::Uuid;
@@ -8,8 +11,8 @@ use uuid::Uuid;
 use super::UserRowsCache;
 use crate::changes::ttl_map::{Lifetime, SHARDS, TtlMap};
 
-fn sub(pid: Uuid) -> (Uuid, Vec<subscriptions::Model>) {
-    (pid, Vec::new())
+fn sub(pid: Uuid) -> (Uuid, Arc<[subscriptions::Model]>) {
+    (pid, Arc::from([]))
 }
 
 fn life(t0: Instant, refresh: u64, expires: u64) -> Lifetime {
@@ -79,7 +82,7 @@ fn a_read_that_raced_an_invalidation_is_not_stored() {
     assert_eq!(cache.subscriptions(&pid), None);
     // A read begun after the invalidation is stored.
     cache.put_subscriptions(cache.ticket(), [(&k, &v)]);
-    assert_eq!(cache.subscriptions(&pid), Some((Vec::new(), false)));
+    assert_eq!(cache.subscriptions(&pid), Some((Arc::from([]), false)));
     cache.invalidate(pid);
     assert_eq!(cache.subscriptions(&pid), None);
 }

@@ -100,7 +100,7 @@ fn gone() -> ApiError {
 
 /// The caller's account; `UNAUTHENTICATED` when anonymous, or when the
 /// account was deleted (its tokens may not have expired yet).
-pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<users::Model> {
+pub async fn signed_in_user(ctx: &Context<'_>) -> ApiResult<Arc<users::Model>> {
     let pid = signed_in_id(ctx)?;
     ctx.data_unchecked::<Loaders>()
         .user(pid)

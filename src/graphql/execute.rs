@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::{CallerCache, RequestMeta},
-    loaders::Loaders,
     negotiate::MediaType,
     pipeline::Executed,
 };
@@ -99,7 +98,6 @@ pub async fn execute(
     let executed = Arc::new(Executed::default());
     let mut request = Request::new(params.query)
         .data(meta)
-        .data(Loaders::new(&state.db, state.changes.cache()))
         .data(CallerCache::default())
         .data(executed.clone());
     if let Some(name) = params.operation_name {

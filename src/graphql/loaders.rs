@@ -1,5 +1,5 @@
-//! DataLoaders, created per request (or per WebSocket connection); fields
-//! that load the same relation share a batch. A user's rows (the account,
+//! DataLoaders, one set per process (see [`Loaders`]); fields and requests
+//! that load the same relation at the same moment share a batch. A user's rows (the account,
 //! subscriptions, grants) are read through the process's [`UserRowsCache`],
 //! which the change feed keeps fresh: the methods of [`Loaders`] answer from
 //! it, and only its misses reach a batch; nothing else is cached across
@@ -25,12 +25,16 @@ pub struct UserLoader {
 }
 
 impl Loader<Uuid> for UserLoader {
-    type Value = users::Model;
+    type Value = Arc<users::Model>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let ticket = self.cache.ticket();
-        let rows = db::users::by_pids(&self.db, keys).await?;
+        let rows: Vec<_> = db::users::by_pids(&self.db, keys)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         self.cache.put_users(ticket, rows.iter().cloned());
         Ok(rows.into_iter().map(|u| (u.pid, u)).collect())
     }
@@ -38,9 +42,9 @@ impl Loader<Uuid> for UserLoader {
 
 /// A batch's rows by user, with an empty list for a user who has none (a
 /// loaded empty list, not a miss), stored in the cache under `ticket`.
-fn by_user<V: Clone>(keys: &[Uuid], mut rows: HashMap<Uuid, Vec<V>>) -> HashMap<Uuid, Vec<V>> {
+fn by_user<V>(keys: &[Uuid], mut rows: HashMap<Uuid, Vec<V>>) -> HashMap<Uuid, Arc<[V]>> {
     keys.iter()
-        .map(|k| (*k, rows.remove(k).unwrap_or_default()))
+        .map(|k| (*k, rows.remove(k).unwrap_or_default().into()))
         .collect()
 }
 
@@ -65,7 +69,15 @@ where
     Some(value)
 }
 
-pub struct Loaders {
+/// One per process, in the schema's data: the DataLoaders keep no values
+/// (no per-request cache to share by mistake), so sharing them only batches
+/// the misses of concurrent requests. After a deploy or a cleared cache,
+/// 64 requests for 64 users read their rows in one query per relation,
+/// not 64 each. Cheap to clone: a handle on the one set.
+#[derive(Clone)]
+pub struct Loaders(Arc<Shared>);
+
+struct Shared {
     users: DataLoader<UserLoader>,
     subscriptions: DataLoader<SubscriptionLoader>,
     grants: DataLoader<GrantLoader>,
@@ -79,59 +91,8 @@ fn failed(what: &'static str) -> impl FnOnce(Arc<DbErr>) -> ApiError {
 }
 
 impl Loaders {
-    /// The user with this public id. A cached row is returned at once: the
-    /// DataLoader's batching (a spawned task and a 1 ms window) only pays off
-    /// for the database.
-    pub async fn user(&self, pid: Uuid) -> ApiResult<Option<users::Model>> {
-        match hit(self.cache.user(&pid), &self.users, pid) {
-            Some(user) => Ok(Some(user)),
-            None => self.users.load_one(pid).await.map_err(failed("load user")),
-        }
-    }
-
-    /// Every subscription of the user with this public id.
-    pub async fn subscriptions_of(
-        &self,
-        pid: Uuid,
-    ) -> ApiResult<Vec<entity::subscriptions::Model>> {
-        match hit(self.cache.subscriptions(&pid), &self.subscriptions, pid) {
-            Some(subs) => Ok(subs),
-            None => Ok(self
-                .subscriptions
-                .load_one(pid)
-                .await
-                .map_err(failed("load subscriptions"))?
-                .unwrap_or_default()),
-        }
-    }
-
-    /// The user's comp grants that are not revoked or over.
-    pub async fn grants_of(&self, pid: Uuid) -> ApiResult<Vec<entity::grants::Model>> {
-        match hit(self.cache.grants(&pid), &self.grants, pid) {
-            Some(grants) => Ok(grants),
-            None => Ok(self
-                .grants
-                .load_one(pid)
-                .await
-                .map_err(failed("load grants"))?
-                .unwrap_or_default()),
-        }
-    }
-
-    /// The stored Stripe entitlements of each of these customers.
-    pub async fn stripe_features_of(
-        &self,
-        customers: impl IntoIterator<Item = String>,
-    ) -> ApiResult<HashMap<String, Vec<String>>> {
-        self.stripe_features
-            .load_many(customers)
-            .await
-            .map_err(failed("load Stripe entitlements"))
-    }
-
     pub fn new(db: &DatabaseConnection, cache: &Arc<UserRowsCache>) -> Self {
-        Self {
-            cache: cache.clone(),
+        Self(Arc::new(Shared {
             users: DataLoader::new(
                 UserLoader {
                     db: db.clone(),
@@ -154,7 +115,66 @@ impl Loaders {
                 tokio::spawn,
             ),
             stripe_features: DataLoader::new(StripeFeaturesLoader { db: db.clone() }, tokio::spawn),
+            cache: cache.clone(),
+        }))
+    }
+
+    /// The user with this public id. A cached row is returned at once: the
+    /// DataLoader's batching (a spawned task and a 1 ms window) only pays off
+    /// for the database.
+    pub async fn user(&self, pid: Uuid) -> ApiResult<Option<Arc<users::Model>>> {
+        match hit(self.0.cache.user(&pid), &self.0.users, pid) {
+            Some(user) => Ok(Some(user)),
+            None => self
+                .0
+                .users
+                .load_one(pid)
+                .await
+                .map_err(failed("load user")),
         }
+    }
+
+    /// Every subscription of the user with this public id.
+    pub async fn subscriptions_of(
+        &self,
+        pid: Uuid,
+    ) -> ApiResult<Arc<[entity::subscriptions::Model]>> {
+        match hit(self.0.cache.subscriptions(&pid), &self.0.subscriptions, pid) {
+            Some(subs) => Ok(subs),
+            None => Ok(self
+                .0
+                .subscriptions
+                .load_one(pid)
+                .await
+                .map_err(failed("load subscriptions"))?
+                .unwrap_or_else(|| Arc::from([]))),
+        }
+    }
+
+    /// The user's comp grants that are not revoked or over.
+    pub async fn grants_of(&self, pid: Uuid) -> ApiResult<Arc<[entity::grants::Model]>> {
+        match hit(self.0.cache.grants(&pid), &self.0.grants, pid) {
+            Some(grants) => Ok(grants),
+            None => Ok(self
+                .0
+                .grants
+                .load_one(pid)
+                .await
+                .map_err(failed("load grants"))?
+                .unwrap_or_else(|| Arc::from([]))),
+        }
+    }
+
+    /// The stored Stripe entitlements of each of these customers.
+    pub async fn stripe_features_of(
+        &self,
+        customers: impl IntoIterator<Item = String>,
+    ) -> ApiResult<HashMap<String, Vec<String>>> {
+        self.0
+            .stripe_features
+            .load_many(customers)
+            .await
+            .map_err(failed("load Stripe entitlements"))
     }
 }
 
@@ -166,7 +186,7 @@ pub struct SubscriptionLoader {
 }
 
 impl Loader<Uuid> for SubscriptionLoader {
-    type Value = Vec<entity::subscriptions::Model>;
+    type Value = Arc<[entity::subscriptions::Model]>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
@@ -187,7 +207,7 @@ pub struct GrantLoader {
 }
 
 impl Loader<Uuid> for GrantLoader {
-    type Value = Vec<entity::grants::Model>;
+    type Value = Arc<[entity::grants::Model]>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::{
     caller::AccessRules,
     limits::MAX_RECURSIVE_DEPTH,
+    loaders::Loaders,
     pipeline::Pipeline,
     resolvers::{
         account::AccountMutation,
@@ -84,7 +85,9 @@ pub struct SchemaDeps {
 }
 
 pub fn build_schema(deps: SchemaDeps, config: &GraphqlConfig) -> EntitleSchema {
+    let loaders = Loaders::new(&deps.db, deps.changes.cache());
     let mut b = builder()
+        .data(loaders)
         .data(deps.db)
         .data(deps.accounts)
         .data(deps.catalog)

@@ -22,7 +22,6 @@ use futures_util::{
 use super::{
     caller::RequestMeta,
     execute::{ensure_code, first_code},
-    loaders::Loaders,
     pipeline::operation_type,
     schema::EntitleSchema,
 };
@@ -72,7 +71,6 @@ pub async fn graphql_ws(
                         caller: found,
                         client_ip,
                     });
-                    data.insert(Loaders::new(&state.db, state.changes.cache()));
                     Ok(data)
                 })
                 .serve()

@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, Subscription};
 use futures_util::{Stream, StreamExt};
-use sea_orm::DatabaseConnection;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
 use crate::{
@@ -31,7 +30,7 @@ impl SubscriptionRoot {
         let me = signed_in_id(ctx)?;
         let feed = ctx.data_unchecked::<ChangeFeed>().clone();
         let changes = feed.subscribe();
-        let db = ctx.data_unchecked::<DatabaseConnection>().clone();
+        let loaders = ctx.data_unchecked::<Loaders>().clone();
         let rules = ctx.data_unchecked::<AccessRules>().clone();
         Ok(BroadcastStream::new(changes)
             .filter(move |change| {
@@ -43,7 +42,7 @@ impl SubscriptionRoot {
             .then(move |_| {
                 // The feed evicted the user's cached rows before telling us,
                 // so these loaders read what was just committed.
-                let loaders = Loaders::new(&db, feed.cache());
+                let loaders = loaders.clone();
                 let rules = rules.clone();
                 async move {
                     let access = access_of(&loaders, &rules, Some(me)).await?;

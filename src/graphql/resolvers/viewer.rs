@@ -29,7 +29,7 @@ impl ViewerQuery {
             Some(u) if u.deleted_at.is_some() => {
                 Err(ApiError::Unauthenticated("this account no longer exists").into())
             }
-            user => Ok(user.as_ref().map(User::from)),
+            user => Ok(user.as_deref().map(User::from)),
         }
     }
 
