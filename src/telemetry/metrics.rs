@@ -118,12 +118,15 @@ fn pool_in_use(db: &DatabaseConnection) -> u32 {
 /// up in the registry each time, as without the memo.
 const MEMO_MAX: usize = 64;
 
+/// An HTTP route and status with their two series.
+type HttpSeries = (Box<str>, u16, Counter, Histogram);
+
 thread_local! {
     /// Per worker thread, the handles of the series recorded on every
     /// request. `counter!` with labels allocates the labels, hashes the key
     /// and looks it up in the recorder's registry under its lock, about 1,300
     /// instructions a call in the profile; a kept handle is an atomic add.
-    static HTTP: RefCell<Vec<(Box<str>, u16, Counter, Histogram)>> = const { RefCell::new(Vec::new()) };
+    static HTTP: RefCell<Vec<HttpSeries>> = const { RefCell::new(Vec::new()) };
     static OPERATIONS: RefCell<Vec<(&'static str, Box<str>, Counter)>> = const { RefCell::new(Vec::new()) };
 }
 
