@@ -1,9 +1,9 @@
 //! DataLoaders, one set per process (see [`Loaders`]); fields and requests
-//! that load the same relation at the same moment share a batch. A user's rows (the account,
-//! subscriptions, grants) are read through the process's [`UserRowsCache`],
-//! which the change feed keeps fresh: the methods of [`Loaders`] answer from
-//! it, and only its misses reach a batch; nothing else is cached across
-//! requests.
+//! that load the same relation at the same moment share a batch. A user's
+//! rows (the account, subscriptions, grants) are read through the process's
+//! [`UserRowsCache`], which the change feed keeps fresh: the methods of
+//! [`Loaders`] answer from it, and only its misses reach a batch; nothing
+//! else is cached across requests.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
