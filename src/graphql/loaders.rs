@@ -18,7 +18,6 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
-#[derive(Clone)]
 pub struct UserLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
@@ -212,7 +211,6 @@ impl Loaders {
 }
 
 /// Every subscription of a user, keyed by the user's public id.
-#[derive(Clone)]
 pub struct SubscriptionLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
@@ -233,7 +231,6 @@ impl Loader<Uuid> for SubscriptionLoader {
 
 /// Every comp grant of a user that is not revoked or over, keyed by the
 /// user's public id.
-#[derive(Clone)]
 pub struct GrantLoader {
     db: DatabaseConnection,
     cache: Arc<UserRowsCache>,
